@@ -11,7 +11,10 @@ standings; AppliedEntry lists applied ids above W. On SQLite writers are seriali
 handed out before commit, so a transaction may commit id 100 after another committed
 101 and a refresh ran: W only passes an id once every transaction that was running
 when that id became visible has finished (snapshot xmin/xmax checkpoints), and the
-ids applied in between are remembered in AppliedEntry. Nothing is ever skipped.
+ids applied in between are remembered in AppliedEntry. Nothing is ever skipped, because
+every ledger writer takes its transaction id before its entry id (scoring's
+`points_append`): a transaction holding an id it has not committed is always among
+those the checkpoints wait for.
 
 Ranks are standard competition ranks of `total` (1, 2, 2, 4). A few changes move the
 ranks of the rows between the old and the new total by one (no window function); many
@@ -204,11 +207,35 @@ def _snapshot_xmin() -> int | None:
 
 
 def _snapshot_xmax() -> int | None:
+    """A transaction id above every transaction that has an id now, running or ended.
+
+    The snapshot's xmax alone is not that: it is one past the newest *finished*
+    transaction, and a running one may hold a higher id. Each transaction holds a lock
+    on its own id while it runs, so the running ones are read from pg_locks first and
+    the finished ones from a snapshot taken after that (READ COMMITTED: a fresh one),
+    so a transaction ending in between is counted by the second.
+    """
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT max(transactionid::text::bigint) FROM pg_locks "
+            "WHERE locktype = 'transactionid'"
+        )
+        running = cursor.fetchone()[0]
         cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
-        return int(cursor.fetchone()[0])
+        xmax = int(cursor.fetchone()[0])
+    if running is None:
+        return xmax
+    return max(xmax, _widen_xid(int(running), xmax) + 1)
+
+
+def _widen_xid(xid32: int, near: int) -> int:
+    """The 64-bit id of a 32-bit transaction id that lies within 2**31 of `near`."""
+    distance = (xid32 - near) % 2**32
+    if distance >= 2**31:
+        distance -= 2**32
+    return near + distance
 
 
 def _advance_watermark(

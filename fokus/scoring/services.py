@@ -20,7 +20,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -197,6 +197,7 @@ def points_append(
     )
     try:
         with transaction.atomic():
+            _transaction_id_assign()
             entry.save(force_insert=True)
     except IntegrityError:
         # A concurrent writer inserted the same key between our read and our insert.
@@ -206,6 +207,20 @@ def points_append(
         _check_same(existing, program=program, person=person, source=source, amount=amount)
         return existing, False
     return entry, True
+
+
+def _transaction_id_assign() -> None:
+    """Give the writing transaction its id before the entry takes its sequence number.
+
+    PostgreSQL assigns a transaction id only at the first row written, after the INSERT
+    drew the entry id from the sequence. The leaderboard decides that every entry up to
+    an id is visible once all transactions older than a snapshot's xmax ended
+    (fokus.leaderboard.services); a writer preempted between nextval and its first row
+    would be invisible to that rule and its entry skipped for good.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")
 
 
 @transaction.atomic

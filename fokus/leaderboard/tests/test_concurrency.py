@@ -75,3 +75,10 @@ def test_writers_refreshing_at_once_leave_the_board_equal_to_the_ledger(org_a) -
     totals = sorted((r.total for r in rows.values()), reverse=True)
     for r in rows.values():
         assert r.rank == 1 + sum(1 for t in totals if t > r.total)
+
+
+def test_a_32_bit_transaction_id_is_widened_next_to_the_snapshot() -> None:
+    epoch = 7 * 2**32
+    assert services._widen_xid(120, epoch + 100) == epoch + 120
+    assert services._widen_xid(2**32 - 5, epoch + 3) == epoch - 5  # just before the wrap
+    assert services._widen_xid(4, epoch - 2) == epoch + 4  # just after the wrap
