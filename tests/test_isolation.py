@@ -33,8 +33,11 @@ from django.db.models import F
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from fokus.announcements.tests import isolation as announcements_isolation
 from fokus.config.api import api
 from fokus.core.tests.factories import B_MARK, World, build_two_worlds, snapshot
+from fokus.delivery.tests import isolation as delivery_isolation
+from fokus.digest.tests import isolation as digest_isolation
 from fokus.kpi.models import KpiImport, KpiSource
 from fokus.kpi.tests.factories import add_kpi_examples
 from fokus.people.models import Person, Role
@@ -149,7 +152,13 @@ EXTRA_QUERIES: dict[str, list[dict[str, str]]] = {
 WORLD_EXTENSIONS: list[Callable[[World], None]] = [
     add_scoring_examples, add_kpi_examples, add_telegram_examples, add_review_examples,
     add_scheduler_examples,
+    delivery_isolation.add_examples, announcements_isolation.add_examples,
+    digest_isolation.add_examples,
 ]
+
+# Newer apps keep their parameters next to their examples (fokus/<app>/tests/isolation.py).
+for _app in (delivery_isolation, announcements_isolation, digest_isolation):
+    PARAMS.update(_app.PARAMS)
 
 DENIED = {403, 404}
 

@@ -55,8 +55,11 @@ INSTALLED_APPS = [
     "fokus.programs",
     "fokus.scoring",
     "fokus.leaderboard",
+    "fokus.delivery",
     "fokus.review",
     "fokus.kpi",
+    "fokus.announcements",
+    "fokus.digest",
     "fokus.demo",
 ]
 

@@ -15,4 +15,8 @@ urlpatterns = [
     path("", include("fokus.telegram.web.urls")),
     path("", include("fokus.review.web.urls")),
     path("", include("fokus.review.web.curator_urls")),
+    path("", include("fokus.delivery.web.urls")),
+    path("", include("fokus.delivery.web.operator_urls")),
+    path("", include("fokus.announcements.web.urls")),
+    path("", include("fokus.digest.web.urls")),
 ]
