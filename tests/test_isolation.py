@@ -38,6 +38,7 @@ from fokus.config.api import api
 from fokus.core.tests.factories import B_MARK, World, build_two_worlds, snapshot
 from fokus.delivery.tests import isolation as delivery_isolation
 from fokus.digest.tests import isolation as digest_isolation
+from fokus.insights.tests import isolation as insights_isolation
 from fokus.kpi.models import KpiImport, KpiSource
 from fokus.kpi.tests.factories import add_kpi_examples
 from fokus.people.models import Person, Role
@@ -47,6 +48,7 @@ from fokus.review.tests.answer_factories import add_review_examples
 from fokus.scheduler.tests.factories import add_scheduler_examples
 from fokus.scoring.models import PointsEntry
 from fokus.scoring.tests.factories import add_scoring_examples
+from fokus.supervision.tests import isolation as supervision_isolation
 from fokus.telegram.models import TelegramBot, TelegramChat
 from fokus.telegram.tests.factories import add_telegram_examples
 
@@ -153,11 +155,13 @@ WORLD_EXTENSIONS: list[Callable[[World], None]] = [
     add_scoring_examples, add_kpi_examples, add_telegram_examples, add_review_examples,
     add_scheduler_examples,
     delivery_isolation.add_examples, announcements_isolation.add_examples,
-    digest_isolation.add_examples,
+    digest_isolation.add_examples, supervision_isolation.add_examples,
+    insights_isolation.add_examples,
 ]
 
 # Newer apps keep their parameters next to their examples (fokus/<app>/tests/isolation.py).
-for _app in (delivery_isolation, announcements_isolation, digest_isolation):
+for _app in (delivery_isolation, announcements_isolation, digest_isolation,
+             supervision_isolation, insights_isolation):
     PARAMS.update(_app.PARAMS)
 
 DENIED = {403, 404}

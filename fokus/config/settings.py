@@ -59,7 +59,9 @@ INSTALLED_APPS = [
     "fokus.review",
     "fokus.kpi",
     "fokus.announcements",
+    "fokus.supervision",
     "fokus.digest",
+    "fokus.insights",
     "fokus.demo",
 ]
 

@@ -19,4 +19,7 @@ urlpatterns = [
     path("", include("fokus.delivery.web.operator_urls")),
     path("", include("fokus.announcements.web.urls")),
     path("", include("fokus.digest.web.urls")),
+    path("", include("fokus.delivery.web.link_urls")),
+    path("", include("fokus.supervision.web.urls")),
+    path("", include("fokus.insights.web.urls")),
 ]
