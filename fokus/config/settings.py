@@ -211,6 +211,12 @@ TELEGRAM_LIMITER_REDIS_URL = os.environ.get("REDIS_URL", "")
 TELEGRAM_BIND_TOKEN_DAYS = int(os.environ.get("TELEGRAM_BIND_TOKEN_DAYS", "30"))
 # `fokus run` also long-polls Telegram (instead of a webhook) when this is on.
 TELEGRAM_POLLING = _env_bool("TELEGRAM_POLLING", False)
+# What higher layers do with Telegram messages and button presses (docs/telegram.md):
+# dotted paths of `handler(update, payload, bot, client) -> str | None`, tried in this
+# order after /start; the first to return an outcome wins.
+FOKUS_TELEGRAM_HANDLERS: list[str] = [
+    "fokus.review.telegram_flows.telegram_review_handler",
+]
 if TELEGRAM_POLLING:
     FOKUS_RUN_SERVICES.append("fokus.telegram.polling.polling_service")
 
