@@ -8,6 +8,8 @@ ALLOWED_HOSTS  default: 127.0.0.1,localhost
 FOKUS_TASKS    default: db (django-tasks-db in the database); huey (Redis); immediate
 REDIS_URL      default: redis://127.0.0.1:6379/0 (only with FOKUS_TASKS=huey)
 TELEGRAM_*     see docs/telegram.md (bot token, Bot API base URL, webhook secret)
+EMAIL_*        SMTP (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+               EMAIL_USE_TLS), DEFAULT_FROM_EMAIL; without EMAIL_HOST mail goes to files
 """
 
 import os
@@ -197,6 +199,22 @@ FOKUS_RUN_SERVICES: list[str] = []
 
 # Links in e-mails and Telegram messages are absolute; this is where Fokus is reached.
 FOKUS_PUBLIC_URL = os.environ.get("FOKUS_PUBLIC_URL", "http://127.0.0.1:8000")
+
+# E-mail (docs/delivery.md). With EMAIL_HOST set, mail goes out over SMTP; without it
+# (the embedded run) each message is written as a file under FOKUS_DATA_DIR/mail.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "fokus@localhost")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = DATA_DIR / "mail"
 
 # Telegram (docs/telegram.md). The default bot serves every organisation without its own.
 TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
