@@ -10,8 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-PARAMS: dict[str, Callable[[Any], Any]] = {}
+from fokus.core import clock
+from fokus.delivery.models import Channel, Delivery, DeliveryKind, DeliveryStatus
+from fokus.people.models import Role
+
+PARAMS: dict[str, Callable[[Any], Any]] = {
+    # Operator views (fokus/delivery/web/operator.py): a failed row to resend.
+    "delivery_id": lambda w: w.objects[Delivery].pk,
+}
 
 
 def add_examples(world: Any) -> None:
-    return None
+    world.objects[Delivery] = Delivery.objects.create(
+        organization=world.organization, person=world.people[Role.PARTICIPANT],
+        program=world.program, kind=DeliveryKind.ANNOUNCEMENT,
+        contact_point=f"announcement:{world.mark}", channel=Channel.EMAIL,
+        due_at=clock.now(), status=DeliveryStatus.FAILED, error=f"refused {world.mark}",
+    )
