@@ -40,4 +40,10 @@ SCHEDULE: list[Job] = [
         cadence="every 15 minutes",
         grace=timedelta(minutes=15),
     ),
+    Job(
+        name="digest.prepare",
+        func="fokus.digest.tasks.digest_prepare_job",
+        cadence="every 5 minutes",
+        grace=timedelta(minutes=10),
+    ),
 ]
