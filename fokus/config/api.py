@@ -15,6 +15,7 @@ from ninja import NinjaAPI, Swagger
 from fokus.core.api.auth import ApiTokenAuth, SessionOrganizationAuth
 from fokus.core.api.errors import install_error_handlers, not_found_view
 from fokus.core.api.routes import router as core_router
+from fokus.insights.api.routes import router as insights_router
 from fokus.kpi.api.routes import router as kpi_router
 from fokus.leaderboard.api.routes import router as leaderboards_router
 from fokus.people.api.routes import router as people_router
@@ -55,3 +56,4 @@ api.add_router("/leaderboards", leaderboards_router)
 api.add_router("/answers", review_router)
 api.add_router("/review", review_curator_router)
 api.add_router("/scoring", scoring_router)
+api.add_router("/insights", insights_router)
