@@ -681,25 +681,33 @@ def delivery_plan_day_task(program_id: int, day_iso: str) -> dict[str, Any]:
 
 
 def delivery_planning_job(slot: datetime) -> None:
-    """Hourly: plan yesterday's, today's and tomorrow's learning days (UTC dates).
+    """Every minute (the one schedule entry of planning).
 
-    A local date is never more than a day away from the UTC date, so every contact
-    point is planned at least a day ahead; re-planning costs little and picks up
-    new enrollees and newly bound Telegram chats.
+    1. Cancel reminders made needless by answers; this runs in the beat's own
+       transaction, before the dispatcher's tasks of the same minute.
+    2. Plan the reminders of the next minutes (a task: it touches many people).
+    3. Plan yesterday's, today's and tomorrow's learning days (UTC dates) on the hour,
+       and at once for a day with no lesson rows yet (a program that was just
+       imported or started). A local date is never more than a day away from the
+       UTC date, so every lesson is planned about a day ahead; planning again on the
+       hour picks up new enrollees and newly bound Telegram chats.
     """
+    delivery_reminders_cancel_answered(slot)
+    enqueue_on_commit(delivery_plan_reminders_task, slot.isoformat())
     today = slot.astimezone(UTC).date()
     days = LearningDay.objects.filter(
         date__gte=today - timedelta(days=1), date__lte=today + timedelta(days=1)
     ).values_list("program_id", "date").order_by("date", "program_id")
     for program_id, day in days:
-        enqueue_on_commit(delivery_plan_day_task, program_id, day.isoformat())
+        planned = Delivery.objects.filter(
+            program_id=program_id, kind=DeliveryKind.LESSON,
+            contact_point__startswith=f"lesson:{program_id}:{day.isoformat()}:",
+        ).exists()
+        if slot.minute == 0 or not planned:
+            enqueue_on_commit(delivery_plan_day_task, program_id, day.isoformat())
 
 
-def delivery_reminders_job(slot: datetime) -> None:
-    """Every minute: cancel reminders made needless by answers, plan the next ones.
-
-    The cancelling runs here, before the dispatcher's tasks of the same minute run.
-    """
-    delivery_reminders_cancel_answered(slot)
-    delivery_plan_reminders(slot)
-
+@task
+def delivery_plan_reminders_task(now_iso: str) -> dict[str, int]:
+    report = delivery_plan_reminders(datetime.fromisoformat(now_iso))
+    return {"planned": report.planned, "skipped_budget": report.skipped_budget}

@@ -209,13 +209,13 @@ def test_other_organisations_people_are_never_planned(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_hourly_job_plans_today_and_tomorrow_through_the_task_runner(
+def test_the_minute_job_plans_tomorrow_at_once_through_the_task_runner(
     org_a: Organization,
 ) -> None:
     marathon = import_marathon(org_a)
     person = participant(org_a, "P1", "Asia/Magadan")
     enroll(marathon, [person])
-    slot = datetime(2026, 11, 22, 10, tzinfo=UTC)  # the day before the start
+    slot = datetime(2026, 11, 22, 10, 17, tzinfo=UTC)  # the day before, not on the hour
 
     with frozen_at(slot):
         from django.db import transaction
