@@ -35,6 +35,12 @@ SCHEDULE: list[Job] = [
         grace=timedelta(hours=12),
     ),
     Job(
+        name="delivery.dispatch",
+        func="fokus.delivery.jobs.delivery_dispatch_job",
+        cadence="every minute",
+        grace=timedelta(minutes=5),
+    ),
+    Job(
         name="review.overdue_scan",
         func="fokus.review.jobs.review_overdue_job",
         cadence="every 15 minutes",
@@ -45,5 +51,11 @@ SCHEDULE: list[Job] = [
         func="fokus.digest.tasks.digest_prepare_job",
         cadence="every 5 minutes",
         grace=timedelta(minutes=10),
+    ),
+    Job(
+        name="delivery.planning",
+        func="fokus.delivery.planning.delivery_planning_job",
+        cadence="every minute",
+        grace=timedelta(minutes=5),
     ),
 ]
