@@ -135,7 +135,8 @@ def dashboard(request: HttpRequest, program_slug: str,
 
 
 @router.get("/programs/{program_slug}/dashboard.csv", url_name="insights_dashboard_csv",
-            response={**_CSV, **ERROR_RESPONSES})
+            response={200: str, **ERROR_RESPONSES},
+            openapi_extra={"responses": _CSV})
 def dashboard_csv(request: HttpRequest, program_slug: str,
                   filters: Query[SectionQuery]) -> HttpResponse:
     """One dashboard table as CSV (for Google Sheets IMPORTDATA, Looker Studio, Excel)."""
@@ -145,7 +146,8 @@ def dashboard_csv(request: HttpRequest, program_slug: str,
 
 
 @router.get("/programs/{program_slug}/dashboard.xlsx", url_name="insights_dashboard_xlsx",
-            response={**_XLSX, **ERROR_RESPONSES})
+            response={200: str, **ERROR_RESPONSES},
+            openapi_extra={"responses": _XLSX})
 def dashboard_xlsx(request: HttpRequest, program_slug: str,
                    filters: Query[DashboardQuery]) -> HttpResponse:
     """Every dashboard table, one sheet each."""
@@ -171,7 +173,8 @@ def uplift(request: HttpRequest, program_slug: str,
 
 
 @router.get("/programs/{program_slug}/uplift.csv", url_name="insights_uplift_csv",
-            response={**_CSV, **ERROR_RESPONSES})
+            response={200: str, **ERROR_RESPONSES},
+            openapi_extra={"responses": _CSV})
 def uplift_csv(request: HttpRequest, program_slug: str,
                filters: Query[UpliftSectionQuery]) -> HttpResponse:
     program, tables = _uplift_tables(request, program_slug, filters)
@@ -180,7 +183,8 @@ def uplift_csv(request: HttpRequest, program_slug: str,
 
 
 @router.get("/programs/{program_slug}/uplift.xlsx", url_name="insights_uplift_xlsx",
-            response={**_XLSX, **ERROR_RESPONSES})
+            response={200: str, **ERROR_RESPONSES},
+            openapi_extra={"responses": _XLSX})
 def uplift_xlsx(request: HttpRequest, program_slug: str,
                 filters: Query[UpliftQuery]) -> HttpResponse:
     program, tables = _uplift_tables(request, program_slug, filters)
