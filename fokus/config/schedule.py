@@ -58,4 +58,10 @@ SCHEDULE: list[Job] = [
         cadence="every minute",
         grace=timedelta(minutes=5),
     ),
+    Job(
+        name="insights.refresh",
+        func="fokus.insights.jobs.insights_refresh_nightly",
+        cadence="nightly 04:00 Europe/Moscow",
+        grace=timedelta(hours=12),
+    ),
 ]
