@@ -353,10 +353,12 @@ def delivery_budget_enforce(
                 order_by=[spent.asc(), F("priority").asc(), F("due_at").asc(), F("id").asc()],
             )
         )
-        .filter(rank__gt=budget, status=DeliveryStatus.PLANNED)
-        .values_list("pk", flat=True)
+        .filter(rank__gt=budget)
+        .values_list("pk", "status")
     )
-    over = list(ranked)
+    # The status is checked here, not in the query: Django would apply it before the
+    # window and rank without the messages already sent.
+    over = [pk for pk, status in ranked if status == DeliveryStatus.PLANNED]
     if not over:
         return 0
     return Delivery.objects.filter(pk__in=over, status=DeliveryStatus.PLANNED).update(
