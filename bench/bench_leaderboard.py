@@ -1,7 +1,7 @@
 """Leaderboard reads under write load: "my rank" p99 and the top-100 board p95.
 
     uv run --frozen python bench/bench_leaderboard.py [--participants 100000]
-        [--seconds 20] [--rate 20] [--backend postgresql|sqlite|both]
+        [--seconds 20] [--rate 20] [--backend postgresql|sqlite|both] [--database NAME]
 
 One program with N participants (in 500 units, two tracks) who all have learning and
 KPI points over ten days, standings built once. Then, for --seconds, a writer thread
@@ -216,7 +216,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, object] | N
     env = dict(os.environ)
     tmp = tempfile.mkdtemp(prefix="fokus-bench-lb-")
     env["FOKUS_DATA_DIR"] = tmp
-    db_name = f"fokus_bench_leaderboard_{os.getpid()}"
+    db_name = args.database or f"fokus_bench_leaderboard_{os.getpid()}"
     if backend == "postgresql":
         env["DATABASE_URL"] = f"{PG_BASE}/{db_name}"
         import psycopg
@@ -252,6 +252,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rate", type=float, default=20, help="grades written per second")
     parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--database", help="PostgreSQL database name to create and drop")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -1,14 +1,17 @@
 """Leaderboards: standings precomputed from the points ledger.
 
-A standing is one person's sums for one period of one program, with a competition rank
-(ties share a rank: 1, 2, 2, 4). Periods are named by text keys:
+A standing is one person's sums for one period of one program. Its competition rank
+(ties share a rank: 1, 2, 2, 4) is 1 + the number of people with a higher total, read
+from a per-total histogram (TotalCount, TrackTotalCount) kept next to the standings:
+a change of one total moves one person between two buckets instead of re-ranking
+everyone in between. Periods are named by text keys:
 
     "program"            the whole program
     "week:2026-W10"      an ISO week (of PointsEntry.occurred_on)
     "day:2026-03-02"     one day
 
-Standings are caught up from the ledger incrementally (see services.py and
-docs/leaderboards.md); no request ranks anything with a window function.
+Standings and histograms are caught up from the ledger incrementally (see services.py
+and docs/leaderboards.md); no request ranks anything with a window function.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ class AppliedEntry(models.Model):
 
 
 class Standing(models.Model):
-    """A person's points and rank in one period of a program."""
+    """A person's points in one period of a program (the rank: see TotalCount)."""
 
     program = models.ForeignKey(
         Program, on_delete=models.CASCADE, related_name="standings", verbose_name=_("program")
@@ -110,14 +113,13 @@ class Standing(models.Model):
         verbose_name=_("unit"),
     )
     # The name when the standing last changed: ties are listed by name, and keeping it
-    # here lets the (rank, name) index serve "my place" without a sort.
+    # here lets the (total, name) index serve "my place" without a sort.
     sort_name = models.CharField(max_length=300, default="")
     learning = models.DecimalField(_("learning"), **_POINTS)  # type: ignore[arg-type]
     kpi = models.DecimalField(_("KPI"), **_POINTS)  # type: ignore[arg-type]
     bonus = models.DecimalField(_("bonus"), **_POINTS)  # type: ignore[arg-type]
     other = models.DecimalField(_("other"), **_POINTS)  # type: ignore[arg-type]
     total = models.DecimalField(_("total"), **_POINTS)  # type: ignore[arg-type]
-    rank = models.PositiveIntegerField(_("rank"), default=1)
     # The rank at the last nightly snapshot, for "rank change" (▲2).
     previous_rank = models.PositiveIntegerField(_("previous rank"), null=True, blank=True)
 
@@ -130,16 +132,17 @@ class Standing(models.Model):
             )
         ]
         indexes = [
+            # Board order (total descending, ties by name): pages and "my place" are
+            # keyset scans of this index.
             models.Index(
-                fields=["program", "period", "rank", "sort_name", "person"],
-                name="standing_board",
+                fields=["program", "period", "-total", "sort_name", "person"],
+                name="standing_order",
             ),
-            models.Index(fields=["program", "period", "total"], name="standing_total"),
             models.Index(fields=["program", "period", "unit"], name="standing_unit"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.program_id} {self.period} {self.person_id}: {self.total} #{self.rank}"
+        return f"{self.program_id} {self.period} {self.person_id}: {self.total}"
 
 
 class TrackStanding(models.Model):
@@ -153,9 +156,8 @@ class TrackStanding(models.Model):
     period = models.CharField(_("period"), max_length=20)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
     sort_name = models.CharField(max_length=300, default="")
-    # A copy of the standing's total: re-ranking shifts ranges of totals in this table.
+    # A copy of the standing's total: the track board is ordered by it.
     total = models.DecimalField(_("total"), **_POINTS)  # type: ignore[arg-type]
-    rank = models.PositiveIntegerField(_("rank within track"), default=1)
     previous_rank = models.PositiveIntegerField(_("previous rank"), null=True, blank=True)
 
     class Meta:
@@ -168,14 +170,57 @@ class TrackStanding(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["track", "period", "rank", "sort_name", "person"],
-                name="track_standing_board",
+                fields=["track", "period", "-total", "sort_name", "person"],
+                name="track_standing_order",
             ),
-            models.Index(fields=["track", "period", "total"], name="track_standing_total"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.track_id} {self.period} {self.person_id} #{self.rank}"
+        return f"{self.track_id} {self.period} {self.person_id}: {self.total}"
+
+
+class TotalCount(models.Model):
+    """How many people of a program's period have this total (the rank histogram).
+
+    A person's rank is 1 + the people in the buckets above their total: one indexed sum.
+    Kept equal to GROUP BY total over the period's standings, in the same transaction
+    as the standings; empty buckets are deleted.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=20)
+    total = models.DecimalField(**_POINTS)  # type: ignore[arg-type]
+    people = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "period", "total"], name="total_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.period} {self.total}: {self.people}"
+
+
+class TrackTotalCount(models.Model):
+    """The rank histogram of one track's board (see TotalCount)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=20)
+    total = models.DecimalField(**_POINTS)  # type: ignore[arg-type]
+    people = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["track", "period", "total"], name="track_total_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.track_id} {self.period} {self.total}: {self.people}"
 
 
 class TeamStanding(models.Model):

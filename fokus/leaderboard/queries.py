@@ -29,7 +29,9 @@ from fokus.leaderboard.models import (
     RankHistory,
     Standing,
     TeamStanding,
+    TotalCount,
     TrackStanding,
+    TrackTotalCount,
 )
 from fokus.leaderboard.services import standings_refresh
 from fokus.people.models import Person, Role
@@ -135,20 +137,22 @@ class BoardRow:
         return row
 
 
-_ORDER = ("rank", "sort_name", "person_id")
-
-# Board reads are raw SQL over the (rank, sort_name, person) index: the ORM's query
-# building alone cost more than the 5 ms "my rank" budget on a busy machine.
+# Board reads are raw SQL over the (total DESC, sort_name, person) index: the ORM's
+# query building alone cost more than the 5 ms "my rank" budget on a busy machine.
+# A rank is 1 + the people with a higher total, summed from the board's histogram in
+# the same statement as the rows (one snapshot: rows and counts always agree).
 _WATERMARK_SQL = f"SELECT watermark FROM {Board._meta.db_table} WHERE program_id = %s"  # noqa: S608 - our table names
 _BEHIND_SQL = (
     f"SELECT 1 FROM {PointsEntry._meta.db_table} e WHERE e.program_id = %s AND e.id > %s "  # noqa: S608
     f"AND NOT EXISTS (SELECT 1 FROM {AppliedEntry._meta.db_table} a "
     "WHERE a.program_id = %s AND a.entry_id = e.id) LIMIT 1"
 )
+# The columns of a row; `ord_total` is the total the board is ordered by.
 _COLUMNS = {
     track: (
-        "x.rank, x.previous_rank, x.person_id, p.employee_number, p.full_name, u.name, "
-        f"{a}.learning, {a}.kpi, {a}.bonus, {a}.other, {a}.total, x.sort_name"
+        "x.previous_rank, x.person_id, p.employee_number, p.full_name, u.name, "
+        f"{a}.learning, {a}.kpi, {a}.bonus, {a}.other, {a}.total, x.sort_name, "
+        "x.total AS ord_total"
     )
     for track, a in ((False, "x"), (True, "s"))
 }
@@ -167,6 +171,9 @@ _FROM = {
         "WHERE x.track_id = %s AND x.period = %s"
     ),
 }
+_TABLE = {False: Standing._meta.db_table, True: TrackStanding._meta.db_table}
+_SCOPE = {False: "program_id", True: "track_id"}
+_HISTOGRAM = {False: TotalCount._meta.db_table, True: TrackTotalCount._meta.db_table}
 _CENT = Decimal("0.01")
 
 
@@ -175,23 +182,32 @@ def _points(value: object) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(_CENT)
 
 
-def _raw_rows(sql: str, params: list[Any], track: Track | None) -> list[BoardRow]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        fetched = cursor.fetchall()
-    return [
-        BoardRow(
-            rank=r[0], previous_rank=r[1], person_id=r[2], employee_number=r[3], name=r[4],
-            unit=r[5], learning=_points(r[6]), kpi=_points(r[7]), bonus=_points(r[8]),
-            other=_points(r[9]), total=_points(r[10]), track=track.slug if track else None,
-            sort_name=r[11],
-        )
-        for r in fetched
-    ]
+def _row(r: tuple[Any, ...], rank: int, track: Track | None) -> BoardRow:
+    return BoardRow(
+        rank=rank, previous_rank=r[0], person_id=r[1], employee_number=r[2], name=r[3],
+        unit=r[4], learning=_points(r[5]), kpi=_points(r[6]), bonus=_points(r[7]),
+        other=_points(r[8]), total=_points(r[9]), track=track.slug if track else None,
+        sort_name=r[10],
+    )
 
 
 def _scope(program: Program, track: Track | None) -> int:
     return track.pk if track is not None else program.pk
+
+
+def _page_sql(kind: bool) -> str:
+    histogram, scope = _HISTOGRAM[kind], _SCOPE[kind]
+    return (
+        f"WITH page AS (SELECT {_COLUMNS[kind]} {_FROM[kind]} "  # noqa: S608 - our tables
+        "ORDER BY x.total DESC, x.sort_name, x.person_id LIMIT %s OFFSET %s) "
+        f"SELECT page.*, (SELECT COALESCE(SUM(h.people), 0) FROM {histogram} h "
+        f"WHERE h.{scope} = %s AND h.period = %s "
+        "AND h.total > (SELECT MAX(ord_total) FROM page)) "
+        "FROM page ORDER BY ord_total DESC, sort_name, person_id"
+    )
+
+
+_PAGE_SQL = {kind: _page_sql(kind) for kind in (False, True)}
 
 
 def board(
@@ -204,11 +220,22 @@ def board(
     """Rows in rank order (ties by name), with both components and the total."""
     board_current(program)
     kind = track is not None
-    sql = (
-        f"SELECT {_COLUMNS[kind]} {_FROM[kind]} "
-        "ORDER BY x.rank, x.sort_name, x.person_id LIMIT %s OFFSET %s"
-    )
-    return _raw_rows(sql, [_scope(program, track), period, limit, offset], track)
+    scope = _scope(program, track)
+    with connection.cursor() as cursor:
+        cursor.execute(_PAGE_SQL[kind], [scope, period, limit, offset, scope, period])
+        fetched = cursor.fetchall()
+    rows: list[BoardRow] = []
+    for i, r in enumerate(fetched):
+        if i == 0:
+            # 1 + everyone above the page's first total (the page may start inside a tie).
+            rank = int(r[12]) + 1
+        elif r[11] != fetched[i - 1][11]:
+            # A lower total than the row before: everyone before this row is above it.
+            rank = offset + i + 1
+        else:
+            rank = rows[-1].rank
+        rows.append(_row(r, rank, track))
+    return rows
 
 
 def board_size(program: Program, period: str = PROGRAM_PERIOD, track: Track | None = None) -> int:
@@ -238,35 +265,73 @@ def my_place(
 ) -> MyPlace | None:
     """The person's row with up to `neighbours` rows above and below (None: no points)."""
     board_current(program)
-    scope = _scope(program, track)
     kind = track is not None
-    columns, base = _COLUMNS[kind], _FROM[kind]
-    mine = _raw_rows(
-        f"SELECT {columns} {base} AND x.person_id = %s", [scope, period, person.pk], track
-    )
-    if not mine:
+    scope = _scope(program, track)
+    board_scope: list[Any] = [scope, period]
+    params: list[Any] = [
+        *board_scope, person.pk, *board_scope * 3, *[*board_scope, neighbours] * 4, *board_scope
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_PLACE_SQL[kind], params)
+        fetched = cursor.fetchall()
+    if not fetched:
         return None
-    row = mine[0]
-    row.is_me = True
-    here = [row.rank, row.sort_name, row.person_id]
-    sql = (
-        f"SELECT * FROM (SELECT {columns} {base} "  # noqa: S608
-        "AND (x.rank, x.sort_name, x.person_id) < (%s, %s, %s) "
-        "ORDER BY x.rank DESC, x.sort_name DESC, x.person_id DESC LIMIT %s) AS above "
-        f"UNION ALL SELECT * FROM (SELECT {columns} {base} "
-        "AND (x.rank, x.sort_name, x.person_id) > (%s, %s, %s) "
-        "ORDER BY x.rank, x.sort_name, x.person_id LIMIT %s) AS below"
+    # Each part comes in the database's order (its collation orders the names), nearest
+    # to me first; a stable sort by part keeps that order.
+    parts: dict[int, list[BoardRow]] = {part: [] for part in range(5)}
+    for r in sorted(fetched, key=lambda r: int(r[12])):
+        parts[int(r[12])].append(_row(r, int(r[13]) + int(r[14]) + 1, track))
+    mine = parts[_ME][0]
+    mine.is_me = True
+    above = (parts[_SAME_ABOVE] + parts[_HIGHER])[:neighbours][::-1]
+    below = (parts[_SAME_BELOW] + parts[_LOWER])[:neighbours]
+    return MyPlace(row=mine, above=above, below=below)
+
+
+_SAME_ABOVE, _HIGHER, _SAME_BELOW, _LOWER, _ME = range(5)
+
+
+def _place_sql(kind: bool) -> str:
+    """My row and neighbours, each with its rank, in one statement (one snapshot).
+
+    Neighbours come from four keyset scans of the board index (same total before and
+    after me by name, the nearest higher and lower totals). Ranks: `above_me` sums the
+    buckets above my total once; a neighbour's rank differs from mine by the people in
+    the few buckets between the two totals.
+    """
+    columns, base, histogram, scope = _COLUMNS[kind], _FROM[kind], _HISTOGRAM[kind], _SCOPE[kind]
+    t = "(SELECT t FROM me)"
+    bucket = (
+        f"SELECT COALESCE(SUM(h.people), 0) FROM {histogram} h "  # noqa: S608 - our tables
+        f"WHERE h.{scope} = %s AND h.period = %s"
     )
-    around = _raw_rows(
-        sql, [scope, period, *here, neighbours, scope, period, *here, neighbours], track
+
+    def part(n: int) -> str:
+        return f"SELECT * FROM (SELECT {columns}, {n} AS part {base} AND "  # noqa: S608
+
+    me = "((SELECT n FROM me), (SELECT pid FROM me))"
+    return (
+        "WITH me AS (SELECT x.total AS t, x.sort_name AS n, x.person_id AS pid "  # noqa: S608
+        f"FROM {_TABLE[kind]} x WHERE x.{scope} = %s AND x.period = %s AND x.person_id = %s) "
+        f"SELECT q.*, ({bucket} AND h.total > {t}) AS above_me, "
+        f"CASE WHEN q.ord_total < {t} THEN ({bucket} AND h.total > q.ord_total "
+        f"AND h.total <= {t}) "
+        f"WHEN q.ord_total > {t} THEN -({bucket} AND h.total > {t} "
+        "AND h.total <= q.ord_total) ELSE 0 END AS between_us "
+        f"FROM ({part(_SAME_ABOVE)}x.total = {t} AND (x.sort_name, x.person_id) < {me} "
+        "ORDER BY x.sort_name DESC, x.person_id DESC LIMIT %s) AS same_above "
+        f"UNION ALL {part(_HIGHER)}x.total > {t} "
+        "ORDER BY x.total, x.sort_name DESC, x.person_id DESC LIMIT %s) AS higher "
+        f"UNION ALL {part(_SAME_BELOW)}x.total = {t} AND (x.sort_name, x.person_id) > {me} "
+        "ORDER BY x.sort_name, x.person_id LIMIT %s) AS same_below "
+        f"UNION ALL {part(_LOWER)}x.total < {t} "
+        "ORDER BY x.total DESC, x.sort_name, x.person_id LIMIT %s) AS lower "
+        f"UNION ALL SELECT {columns}, {_ME} AS part {base} "
+        "AND x.person_id = (SELECT pid FROM me)) AS q"
     )
-    key = (row.rank, row.sort_name, row.person_id)
-    above = sorted(
-        (r for r in around if (r.rank, r.sort_name, r.person_id) < key),
-        key=lambda r: (r.rank, r.sort_name, r.person_id),
-    )
-    below = [r for r in around if (r.rank, r.sort_name, r.person_id) > key]
-    return MyPlace(row=row, above=above, below=below)
+
+
+_PLACE_SQL = {kind: _place_sql(kind) for kind in (False, True)}
 
 
 @dataclass
@@ -298,6 +363,14 @@ def team_board(program: Program, period: str = PROGRAM_PERIOD) -> list[TeamRow]:
     ]
 
 
+_RANK_SQL = (
+    f"SELECT x.total, (SELECT COALESCE(SUM(h.people), 0) FROM {TotalCount._meta.db_table} h "  # noqa: S608
+    "WHERE h.program_id = x.program_id AND h.period = x.period AND h.total > x.total) "
+    f"FROM {Standing._meta.db_table} x "
+    "WHERE x.program_id = %s AND x.period = %s AND x.person_id = %s"
+)
+
+
 @dataclass
 class RankChange:
     rank: int | None
@@ -315,15 +388,17 @@ class RankChange:
 def rank_change(program: Program, person: Person, since: date) -> RankChange:
     """Whole-program rank now and at the latest snapshot on or before `since`."""
     board_current(program)
-    now = Standing.objects.filter(program=program, period=PROGRAM_PERIOD, person=person).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_RANK_SQL, [program.pk, PROGRAM_PERIOD, person.pk])
+        now = cursor.fetchone()
     then = (
         RankHistory.objects.filter(program=program, person=person, date__lte=since)
         .order_by("-date")
         .first()
     )
     return RankChange(
-        rank=now.rank if now else None,
-        total=now.total if now else Decimal("0"),
+        rank=int(now[1]) + 1 if now else None,
+        total=_points(now[0]) if now else Decimal("0"),
         rank_then=then.rank if then else None,
         total_then=then.total if then else None,
     )

@@ -16,9 +16,12 @@ every ledger writer takes its transaction id before its entry id (scoring's
 `points_append`): a transaction holding an id it has not committed is always among
 those the checkpoints wait for.
 
-Ranks are standard competition ranks of `total` (1, 2, 2, 4). A few changes move the
-ranks of the rows between the old and the new total by one (no window function); many
-changes at once (an import) re-rank the period with one window-function UPDATE.
+Ranks are standard competition ranks of `total` (1, 2, 2, 4): 1 + the number of people
+with a higher total. They are not stored on the rows (one grade would re-rank every row
+between the old and the new total: thousands when 100,000 people share a few dozen
+integer totals); instead each board keeps a histogram, people per total
+(TotalCount, TrackTotalCount), and a changed total moves one person from one bucket to
+another. Reads sum the buckets above a total (queries.py).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from fokus.core import clock
 from fokus.leaderboard.models import (
@@ -41,15 +44,17 @@ from fokus.leaderboard.models import (
     RankHistory,
     Standing,
     TeamStanding,
+    TotalCount,
     TrackStanding,
+    TrackTotalCount,
 )
 from fokus.people.models import Person
 from fokus.programs.models import Enrollment, EnrollmentStatus, Program
 from fokus.scoring.models import PointsEntry
 
 ZERO = Decimal("0")
-# Above this many changed people in one period a refresh re-ranks the whole period
-# with one statement instead of shifting ranges person by person.
+# From this many changed people in one period a refresh writes the period's standings
+# and histogram buckets in batches instead of row by row.
 BULK_RERANK_AT = 24
 MAX_CHECKPOINTS = 64
 COMPONENTS = ("learning", "kpi", "bonus", "other")
@@ -127,6 +132,8 @@ def standings_rebuild(*, program: Program) -> None:
         ).values_list("track_id", "person_id", "previous_rank")
     }
     TeamStanding.objects.filter(program=program).delete()
+    TotalCount.objects.filter(program=program).delete()
+    TrackTotalCount.objects.filter(program=program).delete()
     TrackStanding.objects.filter(program=program).delete()
     Standing.objects.filter(program=program).delete()
     AppliedEntry.objects.filter(program=program).delete()
@@ -153,16 +160,20 @@ def rank_history_snapshot(*, program: Program, on: date) -> int:
     "rank change" means "since the last snapshot". Returns the number of people.
     """
     standings_refresh(program=program)
+    rank_of = _ranks_by_total(
+        TotalCount.objects.filter(program=program, period=PROGRAM_PERIOD)
+        .values_list("total", "people")
+    )
     current = list(
         Standing.objects.filter(program=program, period=PROGRAM_PERIOD).values_list(
-            "person_id", "rank", "total"
+            "person_id", "total"
         )
     )
     RankHistory.objects.filter(program=program, date=on).delete()
     RankHistory.objects.bulk_create(
         [
-            RankHistory(program=program, person_id=pid, date=on, rank=rank, total=total)
-            for pid, rank, total in current
+            RankHistory(program=program, person_id=pid, date=on, rank=rank_of[total], total=total)
+            for pid, total in current
         ],
         batch_size=5000,
     )
@@ -171,13 +182,34 @@ def rank_history_snapshot(*, program: Program, on: date) -> int:
         "date", flat=True
     ).first()
     if latest == on:
-        Standing.objects.filter(program=program, period=PROGRAM_PERIOD).update(
-            previous_rank=F("rank")
+        _previous_rank_from_histogram(
+            Standing._meta.db_table, TotalCount._meta.db_table, "program_id", program
         )
-        TrackStanding.objects.filter(program=program, period=PROGRAM_PERIOD).update(
-            previous_rank=F("rank")
+        _previous_rank_from_histogram(
+            TrackStanding._meta.db_table, TrackTotalCount._meta.db_table, "track_id", program
         )
     return len(current)
+
+
+def _ranks_by_total(buckets: Iterable[tuple[Decimal, int]]) -> dict[Decimal, int]:
+    """total -> competition rank, from a board's histogram (people per total)."""
+    ranks, above = {}, 0
+    for total, people in sorted(buckets, reverse=True):
+        ranks[total] = above + 1
+        above += people
+    return ranks
+
+
+def _previous_rank_from_histogram(table: str, histogram: str, scope: str, program: Program) -> None:
+    """previous_rank := the current rank of every whole-program row (nightly write)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET previous_rank = 1 + COALESCE(("  # noqa: S608 - our tables
+            f"SELECT SUM(h.people) FROM {histogram} h WHERE h.{scope} = {table}.{scope} "
+            f"AND h.period = {table}.period AND h.total > {table}.total), 0) "
+            "WHERE program_id = %s AND period = %s",
+            [program.pk, PROGRAM_PERIOD],
+        )
 
 
 def rank_history_snapshot_all(*, on: date) -> int:
@@ -365,26 +397,24 @@ def _apply_one(
     people: dict[int, dict[str, Any]],
     tracks: dict[int, list[int]],
 ) -> None:
-    """Move one person on the period's board, shifting the ranks in between by one."""
+    """Write one person's new sums and move them between two histogram buckets."""
     person = people[change.person_id]
     new = change.total
-    scope = (Standing._meta.db_table, "program_id = %s AND period = %s",
-             [program.pk, change.period])
-    rank = _shift(scope, change.person_id, change.old_total, new)
+    buckets = _Buckets(program)
+    buckets.move(None, change.period, change.old_total, new)
     if standing is None:
         standing = Standing.objects.create(
             program=program, period=change.period, person_id=change.person_id,
-            unit_id=person["unit_id"], sort_name=person["full_name"], rank=rank,
+            unit_id=person["unit_id"], sort_name=person["full_name"],
             total=new, **change.sums,
         )
     else:
         for component in COMPONENTS:
             setattr(standing, component, change.sums[component])
         standing.total = new
-        standing.rank = rank
         standing.unit_id = person["unit_id"]
         standing.sort_name = str(person["full_name"])
-        standing.save(update_fields=[*COMPONENTS, "total", "rank", "unit", "sort_name"])
+        standing.save(update_fields=[*COMPONENTS, "total", "unit", "sort_name"])
     current = {
         ts.track_id: ts
         for ts in TrackStanding.objects.filter(standing=standing, track_id__in=tracks.get(
@@ -392,62 +422,83 @@ def _apply_one(
     }
     for track_id in tracks.get(change.person_id, []):
         ts = current.get(track_id)
-        t_scope = (TrackStanding._meta.db_table, "track_id = %s AND period = %s",
-                   [track_id, change.period])
-        t_rank = _shift(t_scope, change.person_id, ts.total if ts else None, new)
+        buckets.move(track_id, change.period, ts.total if ts else None, new)
         if ts is None:
             TrackStanding.objects.create(
                 standing=standing, program=program, track_id=track_id, period=change.period,
-                person_id=change.person_id, sort_name=standing.sort_name, total=new, rank=t_rank,
+                person_id=change.person_id, sort_name=standing.sort_name, total=new,
             )
         else:
-            ts.total, ts.rank, ts.sort_name = new, t_rank, standing.sort_name
-            ts.save(update_fields=["total", "rank", "sort_name"])
+            ts.total, ts.sort_name = new, standing.sort_name
+            ts.save(update_fields=["total", "sort_name"])
+    buckets.write()
 
 
-def _shift(scope: tuple[str, str, list[Any]], person_id: int, old: Decimal | None,
-           new: Decimal) -> int:
-    """Shift the others' ranks for a total moving old -> new; return the new rank.
+class _Buckets:
+    """Changes to a program's rank histograms, written with one statement per table.
 
-    With t another person's total: they gain a place above them when old <= t < new
-    (or t < new for a newcomer), and lose one when new <= t < old. Raw SQL: this runs
-    for every grade, and the ORM's query building cost more than the queries.
+    A bucket (board, period, total) counts the rows of that board and period with that
+    total; `move` takes a row out of its old total's bucket and puts it into the new one.
+    Buckets that reach zero people are deleted.
     """
-    table, where, params = scope
-    others = f"FROM {table} WHERE {where} AND person_id <> %s"
-    base = [*params, person_id]
-    new_p = _dec(new)
-    with connection.cursor() as cursor:
-        if old is None:
-            cursor.execute(
-                f"UPDATE {table} SET rank = rank + 1 WHERE {where} AND person_id <> %s "  # noqa: S608
-                "AND total < %s", [*base, new_p],
-            )
-        elif new > old:
-            cursor.execute(
-                f"UPDATE {table} SET rank = rank + 1 WHERE {where} AND person_id <> %s "  # noqa: S608
-                "AND total >= %s AND total < %s", [*base, _dec(old), new_p],
-            )
-        elif new < old:
-            cursor.execute(
-                f"UPDATE {table} SET rank = rank - 1 WHERE {where} AND person_id <> %s "  # noqa: S608
-                "AND total >= %s AND total < %s", [*base, new_p, _dec(old)],
-            )
-        # Someone with the same total already holds the right rank; else the best of
-        # those below is one place behind; else the new total is the lowest of all.
-        cursor.execute(f"SELECT rank {others} AND total = %s LIMIT 1", [*base, new_p])
-        found = cursor.fetchone()
-        if found:
-            return int(found[0])
-        cursor.execute(
-            f"SELECT rank {others} AND total < %s ORDER BY total DESC LIMIT 1",
-            [*base, new_p],
-        )
-        found = cursor.fetchone()
-        if found:
-            return int(found[0]) - 1
-        cursor.execute(f"SELECT COUNT(*) {others}", base)
-        return int(cursor.fetchone()[0]) + 1
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        # (track id or None for the program board, period, total) -> change in people
+        self.deltas: dict[tuple[int | None, str, Decimal], int] = defaultdict(int)
+
+    def move(self, track_id: int | None, period: str, old: Decimal | None, new: Decimal) -> None:
+        if old is not None and old == new:
+            return
+        if old is not None:
+            self.deltas[(track_id, period, old)] -= 1
+        self.deltas[(track_id, period, new)] += 1
+
+    def write(self) -> None:
+        """Apply the moves: take people out of buckets, add people (creating buckets),
+        delete the buckets left empty. Decrements are UPDATEs, not upserts: a CHECK
+        (people >= 0) applies to an upsert's proposed row before the conflict."""
+        tables = {
+            False: (TotalCount._meta.db_table, "program_id"),
+            True: (TrackTotalCount._meta.db_table, "track_id"),
+        }
+        deltas = sorted(self.deltas.items(), key=lambda item: (item[0][0] or 0, item[0][1]))
+        self.deltas.clear()
+        with connection.cursor() as cursor:
+            for is_track, (table, scope) in tables.items():
+                mine = [
+                    (track if is_track else self.program.pk, period, _dec(total), n)
+                    for (track, period, total), n in deltas
+                    if n and (track is not None) == is_track
+                ]
+                taken = [[n, s, p, t] for s, p, t, n in mine if n < 0]
+                # Track buckets also name their program (a rebuild deletes by program).
+                key = ["program_id", "track_id"] if is_track else ["program_id"]
+                added = [
+                    [self.program.pk, s, p, t, n] if is_track else [s, p, t, n]
+                    for s, p, t, n in mine
+                    if n > 0
+                ]
+                if taken:
+                    cursor.executemany(
+                        f"UPDATE {table} SET people = people + %s "  # noqa: S608 - our tables
+                        f"WHERE {scope} = %s AND period = %s AND total = %s",
+                        taken,
+                    )
+                if added:
+                    cursor.executemany(
+                        f"INSERT INTO {table} ({', '.join(key)}, period, total, people) "  # noqa: S608
+                        f"VALUES ({', '.join(['%s'] * len(added[0]))}) "
+                        f"ON CONFLICT ({scope}, period, total) "
+                        f"DO UPDATE SET people = {table}.people + excluded.people",
+                        added,
+                    )
+                if taken:
+                    cursor.executemany(
+                        f"DELETE FROM {table} WHERE {scope} = %s AND period = %s "  # noqa: S608
+                        "AND total = %s AND people = 0",
+                        [row[1:] for row in taken],
+                    )
 
 
 def _dec(value: Decimal) -> Any:
@@ -462,14 +513,16 @@ def _apply_bulk(
     people: dict[int, dict[str, Any]],
     tracks: dict[int, list[int]],
 ) -> None:
-    """Write many changed totals, then re-rank the period in one statement per table."""
+    """Write many changed totals in batches, and the histogram buckets they move."""
     new_rows, updated = [], []
+    buckets = _Buckets(program)
     for change in changes:
+        buckets.move(None, period, change.old_total, change.total)
         person = people[change.person_id]
         standing = existing.get((change.person_id, period))
         if standing is None:
             standing = Standing(
-                program=program, period=period, person_id=change.person_id, rank=0,
+                program=program, period=period, person_id=change.person_id,
             )
             new_rows.append(standing)
         else:
@@ -501,12 +554,13 @@ def _apply_bulk(
     for standing in all_rows:
         for track_id in tracks.get(standing.person_id, []):
             ts = current.get((track_id, standing.person_id))
+            buckets.move(track_id, period, ts.total if ts else None, standing.total)
             if ts is None:
                 t_new.append(
                     TrackStanding(
                         standing_id=standing.pk, program=program, track_id=track_id,
                         period=period, person_id=standing.person_id,
-                        sort_name=standing.sort_name, total=standing.total, rank=0,
+                        sort_name=standing.sort_name, total=standing.total,
                     )
                 )
             else:
@@ -514,7 +568,7 @@ def _apply_bulk(
                 t_updated.append(ts)
     _update_rows(TrackStanding, t_updated, ["total", "sort_name"])
     TrackStanding.objects.bulk_create(t_new, batch_size=2000)
-    _rerank_period(program, period)
+    buckets.write()
 
 
 def _update_rows(model: type[Any], rows: list[Any], fields: list[str]) -> None:
@@ -533,17 +587,12 @@ def _update_rows(model: type[Any], rows: list[Any], fields: list[str]) -> None:
         cursor.executemany(sql, params)
 
 
-def _rerank_period(program: Program, period: str) -> None:
-    """Competition ranks for a whole period (a write path; never per request)."""
-    _rerank(Standing._meta.db_table, "total", program, period)
-    _rerank(TrackStanding._meta.db_table, "total", program, period, "PARTITION BY track_id ")
-
-
-def _rerank(table: str, column: str, program: Program, period: str, partition: str = "") -> None:
+def _rerank(table: str, column: str, program: Program, period: str) -> None:
+    """Competition ranks of a period's teams (a few hundred rows; a write path)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET rank = r.rk FROM ("  # noqa: S608 - table names are ours
-            f"  SELECT id, RANK() OVER ({partition}ORDER BY {column} DESC) AS rk"
+            f"  SELECT id, RANK() OVER (ORDER BY {column} DESC) AS rk"
             f"  FROM {table} WHERE program_id = %s AND period = %s"
             f") AS r WHERE {table}.id = r.id AND {table}.rank <> r.rk",
             [program.pk, period],

@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 
 from fokus.core.models import Organization
 from fokus.leaderboard import queries, services
-from fokus.leaderboard.models import Standing, TeamStanding, TrackStanding
+from fokus.leaderboard.models import (
+    Standing,
+    TeamStanding,
+    TotalCount,
+    TrackStanding,
+    TrackTotalCount,
+)
 from fokus.leaderboard.services import period_keys
 from fokus.leaderboard.tests.factories import START, award, marathon, reverse
 from fokus.scoring.models import PointsEntry
@@ -157,17 +163,26 @@ def _state(m) -> tuple:
     return (
         sorted(
             Standing.objects.filter(program=m.program).values_list(
-                "period", "person_id", "learning", "kpi", "bonus", "other", "total", "rank"
+                "period", "person_id", "learning", "kpi", "bonus", "other", "total"
             )
         ),
         sorted(
             TrackStanding.objects.filter(program=m.program).values_list(
-                "track_id", "period", "person_id", "total", "rank"
+                "track_id", "period", "person_id", "total"
             )
         ),
         sorted(
             TeamStanding.objects.filter(program=m.program).values_list(
                 "period", "unit_id", "members", "learners", "total", "average", "rank"
+            )
+        ),
+        # The rank histograms: people per total, no empty buckets left behind.
+        sorted(
+            TotalCount.objects.filter(program=m.program).values_list("period", "total", "people")
+        ),
+        sorted(
+            TrackTotalCount.objects.filter(program=m.program).values_list(
+                "track_id", "period", "total", "people"
             )
         ),
     )
