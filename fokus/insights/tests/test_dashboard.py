@@ -194,37 +194,38 @@ def test_exports_and_bi_feeds() -> None:
     viewer_key = world.tokens[Role.VIEWER]
     base = f"/api/v1/insights/programs/{slug}"
     client = Client()
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {viewer_key}"}
-    data = client.get(f"{base}/dashboard", **auth).json()
+    auth = {"Authorization": f"Bearer {viewer_key}"}
+    data = client.get(f"{base}/dashboard", headers=auth).json()
     assert data["sections"]["funnel"][0] == {"step": "enrolled", "people": 6}
     # Google Sheets: the token in the URL, viewer-only logins.
     csv_text = client.get(f"{base}/dashboard.csv?section=units&token={viewer_key}").content
     assert csv_text.decode("utf-8-sig").splitlines()[0].startswith("name,city,enrolled")
     admin_key = world.tokens[Role.ADMIN]
     assert client.get(f"{base}/dashboard.csv?token={admin_key}").status_code == 401
-    assert client.get(f"{base}/dashboard.csv?section=nope", **auth).status_code == 400
-    workbook = load_workbook(io.BytesIO(client.get(f"{base}/dashboard.xlsx", **auth).content))
+    assert client.get(f"{base}/dashboard.csv?section=nope", headers=auth).status_code == 400
+    workbook = load_workbook(io.BytesIO(client.get(f"{base}/dashboard.xlsx", headers=auth).content))
     assert workbook.sheetnames == ["funnel", "activity", "units", "regions", "kpi", "board"]
-    uplift = client.get(f"{base}/uplift", **auth).json()
+    uplift = client.get(f"{base}/uplift", headers=auth).json()
     assert [r["method"] for r in uplift["sections"]["estimates"]] == ["naive", "did", "matched"]
-    assert client.get(f"{base}/uplift.csv", **auth).status_code == 200
-    assert client.get(f"{base}/uplift.xlsx", **auth).status_code == 200
-    participant = {"HTTP_AUTHORIZATION": f"Bearer {world.tokens[Role.PARTICIPANT]}"}
-    assert client.get(f"{base}/uplift", **participant).status_code == 403
+    assert client.get(f"{base}/uplift.csv", headers=auth).status_code == 200
+    assert client.get(f"{base}/uplift.xlsx", headers=auth).status_code == 200
+    participant = {"Authorization": f"Bearer {world.tokens[Role.PARTICIPANT]}"}
+    assert client.get(f"{base}/uplift", headers=participant).status_code == 403
 
 
 def test_xapi_statements() -> None:
     world = _scripted()
     client = Client()
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {world.tokens[Role.VIEWER]}"}
+    auth = {"Authorization": f"Bearer {world.tokens[Role.VIEWER]}"}
     url = f"/api/v1/insights/programs/{world.program.slug}/xapi"
-    statements = client.get(url, **auth).json()
+    statements = client.get(url, headers=auth).json()
     verbs = {s["verb"]["display"]["en-US"] for s in statements}
     assert verbs == {"experienced", "answered", "scored", "completed"}
     assert len({s["id"] for s in statements}) == len(statements)
-    assert statements == client.get(url, **auth).json()  # stable ids
+    assert statements == client.get(url, headers=auth).json()  # stable ids
     scored = next(s for s in statements if s["verb"]["display"]["en-US"] == "scored")
     assert scored["result"]["score"]["raw"] == 2
-    later = client.get(url + "?since=" + statements[-2]["timestamp"].replace("+", "%2B"), **auth)
+    since = statements[-2]["timestamp"].replace("+", "%2B")
+    later = client.get(f"{url}?since={since}", headers=auth)
     assert len(later.json()) < len(statements)
     json.dumps(statements)
