@@ -8,6 +8,8 @@ the role is checked (a participant of the same organisation gets a 403).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -160,15 +162,88 @@ def cell(
     return _cell_response(request, place, close_editor=True)
 
 
-# --- Materials ---------------------------------------------------------------------------
+# --- Materials and tasks -----------------------------------------------------------------
+# Both are items in a cell edited the same way; _ItemKind holds what differs.
 
 
-def _material_context(
-    form: AuthoringForm, cell: MatrixCell, material: Material | None, preview: str | None
+@dataclass(frozen=True)
+class _ItemKind[ItemT: (Material, Task)]:
+    name: str  # the template's context key and the URL names' stem
+    form_class: type[AuthoringForm]
+    body_field: str  # the Markdown field the preview renders
+    initial: Callable[[ItemT], dict[str, Any]]
+    create: Callable[[MatrixCell, dict[str, Any]], object]
+    update: Callable[[ItemT, dict[str, Any]], object]
+    delete: Callable[[ItemT], object]
+    move: Callable[[ItemT, str], object]
+    saved: Callable[[str], str]
+    deleted: Callable[[str], str]
+    question: Callable[[str], str]
+
+    @property
+    def template(self) -> str:
+        return f"{self.name}_form.html"
+
+    def url(self, suffix: str, item: ItemT) -> str:
+        return reverse(f"programs:author_{self.name}{suffix}", kwargs={f"{self.name}_id": item.pk})
+
+
+MATERIAL = _ItemKind[Material](
+    name="material",
+    form_class=MaterialForm,
+    body_field="body",
+    initial=lambda m: {
+        "title": m.title, "minutes": m.minutes, "body": m.body,
+        "version": queries.material_version(m),
+    },
+    create=lambda cell, d: services.material_create(
+        track=cell.track, day=cell.day, slot=cell.slot,
+        title=d["title"], body=d["body"], minutes=d["minutes"],
+    ),
+    update=lambda m, d: services.material_update(
+        material=m, title=d["title"], body=d["body"], minutes=d["minutes"],
+        expected_version=d["version"] or None,
+    ),
+    delete=lambda m: services.material_delete(material=m),
+    move=lambda m, direction: services.material_move(material=m, direction=direction),
+    saved=lambda title: _("Material “%(title)s” saved.") % {"title": title},
+    deleted=lambda title: _("Material “%(title)s” deleted.") % {"title": title},
+    question=lambda title: _("Delete the material “%(title)s”? This cannot be undone.")
+    % {"title": title},
+)
+
+TASK = _ItemKind[Task](
+    name="task",
+    form_class=TaskForm,
+    body_field="prompt",
+    initial=lambda t: {
+        "title": t.title, "prompt": t.prompt, "answer_kinds": t.answer_kind_list,
+        "grade_max": t.grade_max, "version": queries.task_version(t),
+    },
+    create=lambda cell, d: services.task_create(
+        track=cell.track, day=cell.day, slot=cell.slot, title=d["title"],
+        prompt=d["prompt"], answer_kinds=d["answer_kinds"], grade_max=d["grade_max"],
+    ),
+    update=lambda t, d: services.task_update(
+        task=t, title=d["title"], prompt=d["prompt"], answer_kinds=d["answer_kinds"],
+        grade_max=d["grade_max"], expected_version=d["version"] or None,
+    ),
+    delete=lambda t: services.task_delete(task=t),
+    move=lambda t, direction: services.task_move(task=t, direction=direction),
+    saved=lambda title: _("Task “%(title)s” saved.") % {"title": title},
+    deleted=lambda title: _("Task “%(title)s” deleted.") % {"title": title},
+    question=lambda title: _("Delete the task “%(title)s”? This cannot be undone.")
+    % {"title": title},
+)
+
+
+def _item_context[ItemT: (Material, Task)](
+    kind: _ItemKind[ItemT], form: AuthoringForm, cell: MatrixCell, item: ItemT | None,
+    preview: str | None,
 ) -> dict[str, Any]:
-    if material is None:
+    if item is None:
         action = reverse(
-            "programs:author_material_create",
+            f"programs:author_{kind.name}_create",
             kwargs={
                 "slug": cell.track.program.slug,
                 "day_index": cell.day.index,
@@ -177,63 +252,43 @@ def _material_context(
             },
         )
     else:
-        action = reverse("programs:author_material", kwargs={"material_id": material.pk})
+        action = kind.url("", item)
     return {
         "form": form,
         "cell": cell,
         "program": cell.track.program,
-        "material": material,
+        kind.name: item,
         "preview": preview,
         "action_url": action,
         "matrix_url": _matrix_url(cell.track.program, cell),
     }
 
 
-def _material_form_page(
-    request: HttpRequest, cell: MatrixCell, material: Material | None
+def _item_form_page[ItemT: (Material, Task)](
+    request: HttpRequest, kind: _ItemKind[ItemT], cell: MatrixCell, item: ItemT | None
 ) -> HttpResponse:
     if request.method == "GET":
-        if material is None:
-            form = MaterialForm()
-            preview = None
+        if item is None:
+            form, preview = kind.form_class(), None
         else:
-            form = MaterialForm(
-                initial={
-                    "title": material.title,
-                    "minutes": material.minutes,
-                    "body": material.body,
-                    "version": queries.material_version(material),
-                }
-            )
-            preview = _preview(material.body)
-        return _form_response(
-            request, "material_form.html", _material_context(form, cell, material, preview)
-        )
+            initial = kind.initial(item)
+            form, preview = kind.form_class(initial=initial), _preview(initial[kind.body_field])
+        context = _item_context(kind, form, cell, item, preview)
+        return _form_response(request, kind.template, context)
+    typed_preview = _preview(request.POST.get(kind.body_field, ""))
     if request.POST.get("action") == "preview":
-        form = _preview_form(MaterialForm, request)
-        context = _material_context(form, cell, material, _preview(request.POST.get("body", "")))
-        return _form_response(request, "material_form.html", context)
-    form = MaterialForm(request.POST)
+        form = _preview_form(kind.form_class, request)
+        return _form_response(
+            request, kind.template, _item_context(kind, form, cell, item, typed_preview)
+        )
+    form = kind.form_class(request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
-            if material is None:
-                services.material_create(
-                    track=cell.track,
-                    day=cell.day,
-                    slot=cell.slot,
-                    title=data["title"],
-                    body=data["body"],
-                    minutes=data["minutes"],
-                )
+            if item is None:
+                kind.create(cell, data)
             else:
-                services.material_update(
-                    material=material,
-                    title=data["title"],
-                    body=data["body"],
-                    minutes=data["minutes"],
-                    expected_version=data["version"] or None,
-                )
+                kind.update(item, data)
         except ValidationError as error:
             form.add_service_error(error)
         else:
@@ -241,10 +296,41 @@ def _material_form_page(
                 request,
                 queries.authoring_cell(track=cell.track, day=cell.day, slot=cell.slot),
                 close_editor=True,
-                saved=_("Material “%(title)s” saved.") % {"title": data["title"]},
+                saved=kind.saved(data["title"]),
             )
-    context = _material_context(form, cell, material, _preview(request.POST.get("body", "")))
-    return _form_response(request, "material_form.html", context)
+    return _form_response(
+        request, kind.template, _item_context(kind, form, cell, item, typed_preview)
+    )
+
+
+def _item_delete_page[ItemT: (Material, Task)](
+    request: HttpRequest, kind: _ItemKind[ItemT], item: ItemT
+) -> HttpResponse:
+    cell = _cell_of(item)
+    if request.method == "POST":
+        title = item.title
+        kind.delete(item)
+        return _cell_response(request, _cell_of(item), close_editor=True, saved=kind.deleted(title))
+    context = {
+        "item": item,
+        "matrix_url": _matrix_url(cell.track.program, cell),
+        "cell": cell,
+        "program": cell.track.program,
+        "question": kind.question(item.title),
+        "action_url": kind.url("_delete", item),
+        "back_url": kind.url("", item),
+    }
+    return _form_response(request, "confirm_delete.html", context)
+
+
+def _item_move[ItemT: (Material, Task)](
+    request: HttpRequest, kind: _ItemKind[ItemT], item: ItemT
+) -> HttpResponse:
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(_("Move up or down."), status=400)
+    kind.move(item, form.cleaned_data["direction"])
+    return _cell_response(request, _cell_of(item), close_editor=False)
 
 
 @login_required
@@ -253,140 +339,26 @@ def material_create(
     request: HttpRequest, slug: str, day_index: int, slot_id: int, track_slug: str
 ) -> HttpResponse:
     place = _place(_program(request, slug), day_index, slot_id, track_slug)
-    return _material_form_page(request, place, None)
+    return _item_form_page(request, MATERIAL, place, None)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def material_edit(request: HttpRequest, material_id: int) -> HttpResponse:
     material = _material(request, material_id)
-    return _material_form_page(request, _cell_of(material), material)
+    return _item_form_page(request, MATERIAL, _cell_of(material), material)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def material_delete(request: HttpRequest, material_id: int) -> HttpResponse:
-    material = _material(request, material_id)
-    cell = _cell_of(material)
-    if request.method == "POST":
-        title = material.title
-        services.material_delete(material=material)
-        return _cell_response(
-            request,
-            _cell_of(material),
-            close_editor=True,
-            saved=_("Material “%(title)s” deleted.") % {"title": title},
-        )
-    context = {
-        "item": material,
-        "matrix_url": _matrix_url(cell.track.program, cell),
-        "cell": cell,
-        "program": cell.track.program,
-        "question": _("Delete the material “%(title)s”? This cannot be undone.")
-        % {"title": material.title},
-        "action_url": reverse(
-            "programs:author_material_delete", kwargs={"material_id": material.pk}
-        ),
-        "back_url": reverse("programs:author_material", kwargs={"material_id": material.pk}),
-    }
-    return _form_response(request, "confirm_delete.html", context)
+    return _item_delete_page(request, MATERIAL, _material(request, material_id))
 
 
 @login_required
 @require_POST
 def material_move(request: HttpRequest, material_id: int) -> HttpResponse:
-    material = _material(request, material_id)
-    form = MoveForm(request.POST)
-    if not form.is_valid():
-        return HttpResponse(_("Move up or down."), status=400)
-    services.material_move(material=material, direction=form.cleaned_data["direction"])
-    return _cell_response(request, _cell_of(material), close_editor=False)
-
-
-# --- Tasks -------------------------------------------------------------------------------
-
-
-def _task_context(
-    form: AuthoringForm, cell: MatrixCell, task: Task | None, preview: str | None
-) -> dict[str, Any]:
-    if task is None:
-        action = reverse(
-            "programs:author_task_create",
-            kwargs={
-                "slug": cell.track.program.slug,
-                "day_index": cell.day.index,
-                "slot_id": cell.slot.pk,
-                "track_slug": cell.track.slug,
-            },
-        )
-    else:
-        action = reverse("programs:author_task", kwargs={"task_id": task.pk})
-    return {
-        "form": form,
-        "cell": cell,
-        "program": cell.track.program,
-        "task": task,
-        "preview": preview,
-        "action_url": action,
-        "matrix_url": _matrix_url(cell.track.program, cell),
-    }
-
-
-def _task_form_page(request: HttpRequest, cell: MatrixCell, task: Task | None) -> HttpResponse:
-    if request.method == "GET":
-        if task is None:
-            form = TaskForm()
-            preview = None
-        else:
-            form = TaskForm(
-                initial={
-                    "title": task.title,
-                    "prompt": task.prompt,
-                    "answer_kinds": task.answer_kind_list,
-                    "grade_max": task.grade_max,
-                    "version": queries.task_version(task),
-                }
-            )
-            preview = _preview(task.prompt)
-        return _form_response(request, "task_form.html", _task_context(form, cell, task, preview))
-    if request.POST.get("action") == "preview":
-        form = _preview_form(TaskForm, request)
-        context = _task_context(form, cell, task, _preview(request.POST.get("prompt", "")))
-        return _form_response(request, "task_form.html", context)
-    form = TaskForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            if task is None:
-                services.task_create(
-                    track=cell.track,
-                    day=cell.day,
-                    slot=cell.slot,
-                    title=data["title"],
-                    prompt=data["prompt"],
-                    answer_kinds=data["answer_kinds"],
-                    grade_max=data["grade_max"],
-                )
-            else:
-                services.task_update(
-                    task=task,
-                    title=data["title"],
-                    prompt=data["prompt"],
-                    answer_kinds=data["answer_kinds"],
-                    grade_max=data["grade_max"],
-                    expected_version=data["version"] or None,
-                )
-        except ValidationError as error:
-            form.add_service_error(error)
-        else:
-            return _cell_response(
-                request,
-                queries.authoring_cell(track=cell.track, day=cell.day, slot=cell.slot),
-                close_editor=True,
-                saved=_("Task “%(title)s” saved.") % {"title": data["title"]},
-            )
-    context = _task_context(form, cell, task, _preview(request.POST.get("prompt", "")))
-    return _form_response(request, "task_form.html", context)
+    return _item_move(request, MATERIAL, _material(request, material_id))
 
 
 @login_required
@@ -395,49 +367,23 @@ def task_create(
     request: HttpRequest, slug: str, day_index: int, slot_id: int, track_slug: str
 ) -> HttpResponse:
     place = _place(_program(request, slug), day_index, slot_id, track_slug)
-    return _task_form_page(request, place, None)
+    return _item_form_page(request, TASK, place, None)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_edit(request: HttpRequest, task_id: int) -> HttpResponse:
     task = _task(request, task_id)
-    return _task_form_page(request, _cell_of(task), task)
+    return _item_form_page(request, TASK, _cell_of(task), task)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_delete(request: HttpRequest, task_id: int) -> HttpResponse:
-    task = _task(request, task_id)
-    cell = _cell_of(task)
-    if request.method == "POST":
-        title = task.title
-        services.task_delete(task=task)
-        return _cell_response(
-            request,
-            _cell_of(task),
-            close_editor=True,
-            saved=_("Task “%(title)s” deleted.") % {"title": title},
-        )
-    context = {
-        "item": task,
-        "matrix_url": _matrix_url(cell.track.program, cell),
-        "cell": cell,
-        "program": cell.track.program,
-        "question": _("Delete the task “%(title)s”? This cannot be undone.")
-        % {"title": task.title},
-        "action_url": reverse("programs:author_task_delete", kwargs={"task_id": task.pk}),
-        "back_url": reverse("programs:author_task", kwargs={"task_id": task.pk}),
-    }
-    return _form_response(request, "confirm_delete.html", context)
+    return _item_delete_page(request, TASK, _task(request, task_id))
 
 
 @login_required
 @require_POST
 def task_move(request: HttpRequest, task_id: int) -> HttpResponse:
-    task = _task(request, task_id)
-    form = MoveForm(request.POST)
-    if not form.is_valid():
-        return HttpResponse(_("Move up or down."), status=400)
-    services.task_move(task=task, direction=form.cleaned_data["direction"])
-    return _cell_response(request, _cell_of(task), close_editor=False)
+    return _item_move(request, TASK, _task(request, task_id))
