@@ -383,11 +383,13 @@ class RollupRow:
 def team_rollup(*, manager: Person, program: Program, now: datetime) -> list[RollupRow]:
     """For each direct report of `manager` who manages people: their subtree in `program`.
 
-    The last row is the manager's whole subtree.
+    Only people without reports of their own are counted (the consultants); the last
+    row is the manager's whole subtree.
     """
     children = _manager_map(manager.organization_id)
     enrolled = program_people_ids(program)
-    below_all = subtree_ids(manager) & enrolled
+    # The people who do the learning: managers below have their own row and board.
+    below_all = {p for p in subtree_ids(manager) & enrolled if p not in children}
     people = {p.pk: p for p in Person.objects.filter(pk__in=below_all)}
     progress = progress_of(program, people.values(), now)
     rows: list[RollupRow] = []
