@@ -11,12 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 from fokus.core import clock
+from fokus.delivery.links import LinkTarget, link_token
 from fokus.delivery.models import Channel, Delivery, DeliveryKind, DeliveryStatus
 from fokus.people.models import Role
 
 PARAMS: dict[str, Callable[[Any], Any]] = {
     # Operator views (fokus/delivery/web/operator.py): a failed row to resend.
     "delivery_id": lambda w: w.objects[Delivery].pk,
+    # Signed links (fokus/delivery/web/links.py): the participant's link to the material.
+    "link_token": lambda w: link_token(
+        person_id=w.people[Role.PARTICIPANT].pk, target=LinkTarget.MATERIAL,
+        object_id=w.material.pk,
+    ),
 }
 
 
