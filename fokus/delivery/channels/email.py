@@ -18,7 +18,7 @@ from email.utils import formataddr, make_msgid
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -156,7 +156,7 @@ def send_emails(
     items: Iterable[tuple[Delivery, RenderedMessage]],
 ) -> Iterator[EmailOutcome]:
     """Send each message over one connection; yield every outcome as it is known."""
-    connection = get_connection()
+    connection = mailers.default
     opened = False
     try:
         for delivery, rendered in items:
