@@ -57,7 +57,7 @@ def link_token(*, person_id: int, target: LinkTarget, object_id: int) -> str:
 def link_url(*, person_id: int, target: LinkTarget, object_id: int) -> str:
     """The absolute URL (FOKUS_PUBLIC_URL) of a signed link."""
     token = link_token(person_id=person_id, target=target, object_id=object_id)
-    path = reverse("delivery_links:open", kwargs={"token": token})
+    path = reverse("delivery_links:open", kwargs={"link_token": token})
     return settings.FOKUS_PUBLIC_URL.rstrip("/") + path
 
 
