@@ -64,4 +64,10 @@ SCHEDULE: list[Job] = [
         cadence="nightly 04:00 Europe/Moscow",
         grace=timedelta(hours=12),
     ),
+    Job(
+        name="supervision.support_tasks",
+        func="fokus.supervision.tasks.support_tasks_job",
+        cadence="every 30 minutes",
+        grace=timedelta(minutes=30),
+    ),
 ]
