@@ -10,8 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-PARAMS: dict[str, Callable[[Any], Any]] = {}
+from fokus.announcements.models import Announcement
+from fokus.core import clock
+from fokus.people.models import Role
+
+PARAMS: dict[str, Callable[[Any], Any]] = {
+    "announcement_id": lambda w: w.objects[Announcement].pk,
+}
 
 
 def add_examples(world: Any) -> None:
-    return None
+    now = clock.now()
+    # A draft (editable, sendable): the isolation test's requests may send A's own.
+    world.objects[Announcement] = Announcement.objects.create(
+        organization=world.organization, program=world.program, unit=world.unit,
+        title=f"Announcement {world.mark}", text=f"Text {world.mark}",
+        created_by=world.people[Role.ADMIN], created_at=now, updated_at=now,
+    )

@@ -1,0 +1,209 @@
+"""Writes for announcements: save a draft, send it through the outbox.
+
+Sending calls `delivery_enqueue` once per person and reachable channel (contact point
+`announcement:<id>`), so quiet hours, the budget and the sender's rate limits apply as
+to every other message. The e-mail carries the person's own Telegram deep link and its
+QR code (an inline PNG) while their Telegram is not linked yet; the Telegram message
+carries the text and the image.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.translation import gettext as _
+
+from fokus.announcements.models import Announcement
+from fokus.announcements.qr import qr_png
+from fokus.announcements.queries import announcement_audience
+from fokus.core.models import Organization
+from fokus.delivery.models import Channel, DeliveryKind
+from fokus.delivery.services import delivery_channels_for, delivery_enqueue
+from fokus.people.models import Person, Unit
+from fokus.programs.markdown import render_markdown
+from fokus.programs.models import Program
+from fokus.telegram.models import TelegramChat
+from fokus.telegram.queries import deep_link
+from fokus.telegram.services import telegram_bind_token_issue, telegram_bot_resolve
+
+IMAGE_CID = "announcement-image"
+QR_CID = "telegram-qr"
+
+
+class AnnouncementError(ValueError):
+    """A write the announcement does not allow (e.g. editing after sending)."""
+
+
+@transaction.atomic
+def announcement_save(
+    *,
+    organization: Organization,
+    by: Person,
+    title: str,
+    text: str,
+    program: Program | None,
+    unit: Unit | None,
+    image: tuple[bytes, str] | None = None,
+    remove_image: bool = False,
+    now: dt.datetime,
+    announcement: Announcement | None = None,
+) -> Announcement:
+    """Create or update a draft. `image` is already normalised (fokus.announcements.images)."""
+    if by.organization_id != organization.pk:
+        raise AnnouncementError("the author belongs to another organisation")
+    if program is not None and program.organization_id != organization.pk:
+        raise AnnouncementError("the program belongs to another organisation")
+    if unit is not None and unit.organization_id != organization.pk:
+        raise AnnouncementError("the unit belongs to another organisation")
+    if announcement is None:
+        announcement = Announcement(organization=organization, created_by=by, created_at=now)
+    else:
+        announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
+        if announcement.organization_id != organization.pk:
+            raise AnnouncementError("the announcement belongs to another organisation")
+        if announcement.sent_at is not None:
+            raise AnnouncementError(_("This announcement has been sent; it cannot be changed."))
+    announcement.title = title.strip()
+    announcement.text = text
+    announcement.program = program
+    announcement.unit = unit
+    announcement.updated_at = now
+    if image is not None:
+        announcement.image, announcement.image_type = image
+    elif remove_image:
+        announcement.image, announcement.image_type = None, ""
+    announcement.save()
+    return announcement
+
+
+@dataclass(frozen=True)
+class SendResult:
+    people: int  # in the audience
+    deliveries: int  # outbox rows created (one per person and reachable channel)
+    unreachable: int  # people no channel reaches
+    already_sent: bool = False
+
+
+def _image_bytes(announcement: Announcement) -> bytes | None:
+    return bytes(announcement.image) if announcement.image else None
+
+
+def _email_payload(
+    announcement: Announcement, body_html: str, image: bytes | None, link: str
+) -> dict[str, Any]:
+    inline: list[dict[str, str]] = []
+    html = [f"<h1>{escape(announcement.title)}</h1>"]
+    if image is not None:
+        inline.append({
+            "cid": IMAGE_CID, "mime": announcement.image_type,
+            "data_b64": base64.b64encode(image).decode("ascii"),
+        })
+        html.append(f'<p><img src="cid:{IMAGE_CID}" alt="" style="max-width:100%"></p>')
+    html.append(body_html)
+    text = [announcement.title, "", announcement.text.strip()]
+    buttons: list[list[dict[str, str]]] = []
+    if link:
+        invite = _("Get Fokus lessons in Telegram: open your personal link or scan the QR code.")
+        personal = _("The link is personal: do not forward this e-mail.")
+        inline.append({
+            "cid": QR_CID, "mime": "image/png",
+            "data_b64": base64.b64encode(qr_png(link)).decode("ascii"),
+        })
+        html.append(
+            f"<p>{escape(invite)}</p>"
+            f'<p><a href="{escape(link)}">{escape(link)}</a></p>'
+            f'<p><img src="cid:{QR_CID}" alt="{escape(_("QR code of your Telegram link"))}" '
+            'width="200" height="200"></p>'
+            f"<p><small>{escape(personal)}</small></p>"
+        )
+        text += ["", invite, link, personal]
+        buttons = [[{"text": _("Connect Telegram"), "url": link}]]
+    return {
+        "subject": announcement.title,
+        "text": "\n".join(text),
+        "html": "\n".join(html),
+        "buttons": buttons,
+        "inline_images": inline,
+        "attachments": [],
+        "announcement_id": announcement.pk,
+    }
+
+
+def _telegram_payload(announcement: Announcement, image: bytes | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "subject": announcement.title,
+        "text": f"{announcement.title}\n\n{announcement.text.strip()}",
+        "buttons": [],
+        "announcement_id": announcement.pk,
+    }
+    if image is not None:
+        payload["photo"] = {
+            "mime": announcement.image_type,
+            "data_b64": base64.b64encode(image).decode("ascii"),
+        }
+    return payload
+
+
+def _bound_to_telegram(person_ids: list[int]) -> set[int]:
+    return set(
+        TelegramChat.objects.filter(person_id__in=person_ids, unreachable_at=None)
+        .values_list("person_id", flat=True)
+    )
+
+
+@transaction.atomic
+def announcement_send(
+    announcement: Announcement, now: dt.datetime, *, by: Person | None = None
+) -> SendResult:
+    """Put the announcement into the outbox for its whole audience, once.
+
+    The row is locked and `sent_at` checked first, so a double click (or two
+    operators) sends nothing the second time; the outbox's unique key would also
+    refuse duplicates. Messages are due `now`; the dispatcher sends them.
+    """
+    locked = Announcement.objects.select_for_update().get(pk=announcement.pk)
+    people = list(announcement_audience(locked).select_related("organization"))
+    if locked.sent_at is not None:
+        announcement.sent_at = locked.sent_at
+        return SendResult(people=len(people), deliveries=0, unreachable=0, already_sent=True)
+    bot = telegram_bot_resolve(organization=locked.organization)
+    bot_username = bot.username if bot is not None else ""
+    image = _image_bytes(locked)
+    body_html = render_markdown(locked.text)
+    bound = _bound_to_telegram([p.pk for p in people])
+    created = unreachable = 0
+    for person in people:
+        channels = delivery_channels_for(person)
+        if not channels:
+            unreachable += 1
+            continue
+        language = person.language or settings.LANGUAGE_CODE
+        with translation.override(language):
+            for channel in channels:
+                if channel == Channel.EMAIL:
+                    link = ""
+                    if bot_username and person.pk not in bound:
+                        token = telegram_bind_token_issue(person=person)
+                        link = deep_link(bot_username=bot_username, token=token.token)
+                    payload = _email_payload(locked, body_html, image, link)
+                else:
+                    payload = _telegram_payload(locked, image)
+                delivery = delivery_enqueue(
+                    person=person, kind=DeliveryKind.ANNOUNCEMENT,
+                    contact_point=locked.contact_point, due_at=now, payload=payload,
+                    program=locked.program, channel=channel,
+                )
+                if delivery is not None:
+                    created += 1
+    locked.sent_at = now
+    locked.sent_by = by
+    locked.save(update_fields=["sent_at", "sent_by"])
+    announcement.sent_at, announcement.sent_by = locked.sent_at, locked.sent_by
+    return SendResult(people=len(people), deliveries=created, unreachable=unreachable)
