@@ -174,7 +174,8 @@ def test_send_needs_confirmation(world: World) -> None:
     body = client.get(f"/announcements/{draft.pk}/send/").content.decode()
     assert f"to {Person.objects.filter(organization=world.organization).count()} people" in body
     response = client.post(f"/announcements/{draft.pk}/send/", {})
-    assert response.status_code == 200 and "Confirm: tick the box to send." in response.content.decode()
+    assert response.status_code == 200
+    assert "Confirm: tick the box to send." in response.content.decode()
     assert not Delivery.objects.exists()
 
 
