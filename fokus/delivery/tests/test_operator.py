@@ -165,7 +165,8 @@ def test_log_filters_by_person_program_status_kind_and_channel(world: World) -> 
     assert numbers("kind=digest") == {"P0001"}
     assert numbers(f"program={world.program.slug}&status=sent") == {"P0001"}
     assert numbers("date_from=2026-03-03") == set()
-    assert "mailbox unavailable" in client.get("/operator/deliveries/?status=failed").content.decode()
+    failed_page = client.get("/operator/deliveries/?status=failed").content.decode()
+    assert "mailbox unavailable" in failed_page
 
 
 def test_log_shows_times_in_the_viewers_zone_and_names_a_bad_date(world: World) -> None:
