@@ -314,6 +314,30 @@ def _counts(rows: Iterable[tuple[int, int]]) -> dict[int, int]:
     return {key: value for key, value in rows}
 
 
+def _competition_ranks(values: Iterable[Decimal]) -> dict[Decimal, int]:
+    """value -> 1 + how many are higher (ties share a rank: 1, 2, 2, 4), as boards rank."""
+    ranks: dict[Decimal, int] = {}
+    for position, value in enumerate(sorted(values, reverse=True), start=1):
+        ranks.setdefault(value, position)
+    return ranks
+
+
+def _standings_with_ranks(
+    rows: Iterable[tuple[int, Decimal, int | None]],
+) -> dict[int, tuple[Decimal, int, int | None]]:
+    """person -> (total, rank, rank at the last snapshot), ranked here in one pass."""
+    found = list(rows)
+    ranks = _competition_ranks(total for _pid, total, _previous in found)
+    return {pid: (total, ranks[total], previous) for pid, total, previous in found}
+
+
+def _team_ranks(rows: Iterable[tuple[int, Decimal]]) -> dict[int, int]:
+    """unit -> place on the team board (points per member, as the board ranks teams)."""
+    found = list(rows)
+    ranks = _competition_ranks(average for _unit, average in found)
+    return {unit: ranks[average] for unit, average in found}
+
+
 @dataclass
 class DigestDay:
     """One learning day of one program, loaded once for everyone's digest."""
@@ -388,17 +412,14 @@ class DigestDay:
             .values_list("person_id", "s")
         }
         board_current(program)
-        standings = {
-            pid: (total, rank, previous)
-            for pid, total, rank, previous in Standing.objects.filter(
-                program=program, period=PROGRAM_PERIOD
-            ).values_list(  # type: ignore[misc]  # the stubs miss Standing.rank
-                "person_id", "total", "rank", "previous_rank"
+        standings = _standings_with_ranks(
+            Standing.objects.filter(program=program, period=PROGRAM_PERIOD).values_list(
+                "person_id", "total", "previous_rank"
             )
-        }
-        team_ranks = dict(
+        )
+        team_ranks = _team_ranks(
             TeamStanding.objects.filter(program=program, period=PROGRAM_PERIOD).values_list(
-                "unit_id", "rank"
+                "unit_id", "average"
             )
         )
         unit_names = dict(

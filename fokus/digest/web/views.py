@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -60,7 +61,9 @@ def today(request: HttpRequest, program_slug: str) -> HttpResponse:
                 content.due_at.astimezone(zone(person.time_zone)) if content.due_at else None
             ),
         )
-    return render(request, "digest/today.html", context)
+    # Template filters show times in the active zone: the person's own.
+    with timezone.override(zone(person.time_zone)):
+        return render(request, "digest/today.html", context)
 
 
 @login_required
