@@ -301,7 +301,9 @@ def test_preview_page_and_consent_page(day: Seed) -> None:
     assert "Динова Дина" in other.content.decode()
 
     grisha = Client(HTTP_ACCEPT_LANGUAGE="en")
-    grisha.force_login(day["c3"].user)
+    grisha_user = day["c3"].user
+    assert grisha_user is not None
+    grisha.force_login(grisha_user)
     assert "not quoted" in grisha.get("/digest/showcase/").content.decode()
     grisha.post("/digest/showcase/", {"consent": "give"})
     assert "Гриша" in [a.author_first_name for a in _content(day, "c2").showcase]
