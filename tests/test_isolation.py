@@ -114,7 +114,9 @@ FILTER_PARAMS: dict[str, Callable[[World], Any]] = {
 NEUTRAL_QUERY = {"limit", "offset", "page", "page_size", "role", "format", "q", "search",
                  "mine", "cursor", "since", "until",
                  # leaderboards: a period key, the team-board switch, how many neighbours
-                 "period", "teams", "neighbours"}
+                 "period", "teams", "neighbours",
+                 # insights: a date range, the completion rule, a table's name, baseline length
+                 "date_from", "date_to", "completion", "section", "table", "baseline_days"}
 
 # Parameters that name no object of an organisation: each value is requested and the
 # answer must show no B marker.
