@@ -198,3 +198,34 @@ class ReviewSettings(models.Model):
 
     def __str__(self) -> str:
         return str(self.program)
+
+
+class TelegramDialogStep(models.TextChoices):
+    ANSWERING = "answering", _("collecting an answer")
+    FEEDBACK = "feedback", _("waiting for the curator's feedback")
+
+
+class TelegramDialog(models.Model):
+    """Where a person's Telegram conversation with the bot stands (fokus.review.telegram_flows):
+    collecting an answer to `task`, or waiting for the feedback on `attempt`'s decision.
+    One row per person; a new step replaces the old one."""
+
+    person = models.OneToOneField(
+        Person, on_delete=models.CASCADE, related_name="review_telegram_dialog"
+    )
+    step = models.CharField(_("step"), max_length=16, choices=TelegramDialogStep.choices)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+")
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="+")
+    # The curator's pressed decision: "return", or "grade" with `grade`.
+    decision = models.CharField(_("decision"), max_length=16, blank=True, default="")
+    grade = models.PositiveSmallIntegerField(_("grade"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        verbose_name = _("Telegram review dialog")
+        verbose_name_plural = _("Telegram review dialogs")
+
+    def __str__(self) -> str:
+        return f"{self.person_id}: {self.step}"

@@ -24,15 +24,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Count, Max, Q
-from django.utils import formats
+from django.urls import reverse
+from django.utils import formats, translation
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from fokus.core import clock
+from fokus.delivery.models import Channel, Delivery, DeliveryKind
+from fokus.delivery.services import delivery_enqueue
 from fokus.leaderboard.services import standings_refresh
 from fokus.people.models import Person, Role
 from fokus.programs.models import AnswerKind, Enrollment, EnrollmentStatus, Program, Task
@@ -56,6 +61,7 @@ from fokus.review.models import (
     Submission,
 )
 from fokus.scoring.services import grade_points_record
+from fokus.telegram.models import TelegramChat
 
 __all__ = [
     "AlreadyDecided",
@@ -73,6 +79,7 @@ __all__ = [
     "attempt_return_for_revision",
     "attempt_save_draft",
     "attempt_submit",
+    "review_notice_for_curator",
     "review_notice_for_participant",
     "review_settings_of",
 ]
@@ -356,6 +363,8 @@ def _write_answer(
                         _event(attempt, None, ReviewEventKind.ASSIGNED, {},
                                {"curator": curator.pk}, now)
             submission.save(update_fields=["status", "updated_at", "unit", "assigned_curator"])
+            if submit:
+                review_notice_for_curator(attempt=attempt)
     except BaseException:
         answer_files.remove(written)
         raise
@@ -696,16 +705,17 @@ class ReviewNotice:
 
 
 def review_notice_for_participant(*, attempt: Attempt) -> ReviewNotice:
-    """The notice of a decision for its participant: the hook for delivery (pending).
+    """Tell the participant about a decision: a FEEDBACK message into the outbox.
 
-    Today it only builds the notice; the web shows decisions on the Today and task pages.
-    The delivery issue routes it to Telegram or e-mail: it should enqueue its send with
-    `transaction.on_commit` from here (idempotent per attempt and decision), see
-    docs/review.md, "Telling the participant".
+    Called after every return, grade and grade change, inside the decision's
+    transaction: the outbox row commits (or rolls back) with the decision. One message
+    per decision event (`review-feedback:<attempt>:<event>`), so a retried call never
+    sends twice and a changed grade is told again. Delivery picks the channel, quiet
+    hours and the fallback to e-mail (docs/review.md, "Telling the participant").
     """
     submission = attempt.submission
     task = submission.task
-    return ReviewNotice(
+    notice = ReviewNotice(
         person_id=submission.person_id,
         attempt_id=attempt.pk,
         task_id=task.pk,
@@ -713,8 +723,139 @@ def review_notice_for_participant(*, attempt: Attempt) -> ReviewNotice:
         grade=attempt.grade,
         grade_max=task.grade_max,
         feedback=attempt.feedback,
-        path=f"/tasks/{task.pk}/",
+        path=reverse("review:task", kwargs={"task_id": task.pk}),
     )
+    event_id = (
+        ReviewEvent.objects.filter(
+            attempt=attempt,
+            kind__in=[ReviewEventKind.RETURNED, ReviewEventKind.GRADED,
+                      ReviewEventKind.GRADE_CHANGED],
+        )
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    person = submission.person
+    with translation.override(person_language(person)):
+        payload = _feedback_payload(attempt, task, notice)
+    delivery_enqueue(
+        person=person,
+        kind=DeliveryKind.FEEDBACK,
+        contact_point=f"review-feedback:{attempt.pk}:{event_id or 0}",
+        due_at=clock.now(),
+        payload=payload,
+        program=submission.program,
+    )
+    return notice
+
+
+def person_language(person: Person) -> str:
+    known = {code for code, _name in django_settings.LANGUAGES}
+    return person.language if person.language in known else django_settings.LANGUAGE_CODE
+
+
+def public_url(path: str) -> str:
+    return django_settings.FOKUS_PUBLIC_URL.rstrip("/") + path
+
+
+def message_html(paragraphs: Sequence[str]) -> str:
+    return "".join("<p>" + escape(p).replace("\n", "<br>") + "</p>" for p in paragraphs if p)
+
+
+def _feedback_payload(attempt: Attempt, task: Task, notice: ReviewNotice) -> dict[str, Any]:
+    title = task.title
+    curator = attempt.decided_by.full_name if attempt.decided_by else _("The curator")
+    if attempt.status == AttemptStatus.RETURNED:
+        subject = _("Your answer to “%(task)s” was returned for revision") % {"task": title}
+        lead = _("%(curator)s returned your answer to “%(task)s” for revision. Read the "
+                 "feedback and answer again.") % {"curator": curator, "task": title}
+    else:
+        subject = _("Your answer to “%(task)s” is graded %(grade)s of %(max)s") % {
+            "task": title, "grade": attempt.grade, "max": task.grade_max}
+        lead = _("%(curator)s graded your answer to “%(task)s”: %(grade)s of %(max)s.") % {
+            "curator": curator, "task": title, "grade": attempt.grade, "max": task.grade_max}
+    feedback = _("Feedback: %(feedback)s") % {"feedback": attempt.feedback}
+    buttons: list[list[dict[str, str]]] = [
+        [{"text": _("Open the answer"), "url": public_url(notice.path)}]
+    ]
+    if attempt.status == AttemptStatus.RETURNED:
+        # In Telegram the participant answers again right there (telegram_flows);
+        # e-mail leaves callback buttons out.
+        buttons.append([{"text": _("Answer again"), "callback_data": f"rv:a:{task.pk}"}])
+    return {
+        "subject": subject,
+        "text": f"{lead}\n\n{feedback}",
+        "html": message_html([lead, feedback]),
+        "buttons": buttons,
+        "task_id": task.pk,
+        "task_ids": [task.pk],
+        "attempt_id": attempt.pk,
+    }
+
+
+def review_notice_for_curator(*, attempt: Attempt) -> Delivery | None:
+    """A new answer awaiting review, sent in Telegram to its curator: the assigned one,
+    else the program's lead curator, with the grade buttons and "Return"
+    (fokus.review.telegram_flows acts on them). Only when that curator has a reachable
+    Telegram chat: on the web the queue already shows the answer."""
+    submission = Submission.objects.select_related(
+        "assigned_curator", "person", "task", "program"
+    ).get(pk=attempt.submission_id)
+    settings = review_settings_of(submission.program)
+    curator = submission.assigned_curator or settings.lead_curator
+    if curator is None or not curator.is_active:
+        return None
+    if not TelegramChat.objects.filter(person=curator, unreachable_at__isnull=True).exists():
+        return None
+    with translation.override(person_language(curator)):
+        payload = _curator_payload(attempt, submission, settings)
+    return delivery_enqueue(
+        person=curator,
+        kind=DeliveryKind.CURATOR,
+        contact_point=f"review-new:{attempt.pk}",
+        due_at=clock.now(),
+        payload=payload,
+        program=submission.program,
+        channel=Channel.TELEGRAM,
+    )
+
+
+def _curator_payload(
+    attempt: Attempt, submission: Submission, settings: ReviewSettings
+) -> dict[str, Any]:
+    task = submission.task
+    subject = _("New answer: %(person)s, “%(task)s”") % {
+        "person": submission.person.full_name, "task": task.title}
+    head = _("%(person)s answered “%(task)s” (attempt %(number)s of %(max)s).") % {
+        "person": submission.person.full_name, "task": task.title,
+        "number": attempt.number, "max": settings.max_attempts}
+    if attempt.is_late:
+        head += " " + _("The answer is late.")
+    parts = [head]
+    if attempt.text:
+        parts.append(attempt.text if len(attempt.text) <= 1500 else attempt.text[:1500] + "…")
+    if attempt.link:
+        parts.append(attempt.link)
+    files = attempt.files.count()
+    if files:
+        parts.append(ngettext("%(count)s file attached.", "%(count)s files attached.", files)
+                     % {"count": files})
+    parts.append(_("Press a grade or “Return”, then write the feedback."))
+    grades = [{"text": str(g), "callback_data": f"rv:g:{attempt.pk}:{g}"}
+              for g in range(1, task.grade_max + 1)]
+    buttons: list[list[dict[str, str]]] = [grades[i:i + 5] for i in range(0, len(grades), 5)]
+    if attempt.number < settings.max_attempts:
+        buttons.append([{"text": _("Return for revision"), "callback_data": f"rv:r:{attempt.pk}"}])
+    buttons.append([{"text": _("Open in Fokus"), "url": public_url(
+        reverse("curator:attempt", kwargs={"attempt_id": attempt.pk}))}])
+    return {
+        "subject": subject,
+        "text": "\n\n".join(parts),
+        "html": message_html(parts),
+        "buttons": buttons,
+        "attempt_id": attempt.pk,
+        "task_id": task.pk,
+    }
 
 
 def latest_attempt_number(submission: Submission) -> int:

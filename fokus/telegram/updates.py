@@ -9,18 +9,34 @@ later features (answering tasks in Telegram).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from fokus.telegram import services
-from fokus.telegram.client import TelegramClient, TelegramError
+from fokus.telegram.client import Button, TelegramClient, TelegramError
 from fokus.telegram.models import TelegramBot, TelegramUpdate
 from fokus.telegram.services import BindOutcome, BindStatus
 
 logger = logging.getLogger(__name__)
+
+# handler(update, payload, bot, client) -> outcome, or None for "not mine".
+UpdateHandler = Callable[[TelegramUpdate, dict[str, Any], TelegramBot, TelegramClient], str | None]
+
+
+@cache
+def _handlers_for(paths: tuple[str, ...]) -> tuple[UpdateHandler, ...]:
+    return tuple(import_string(path) for path in paths)
+
+
+def update_handlers() -> tuple[UpdateHandler, ...]:
+    """The configured handlers, imported once per list of paths."""
+    return _handlers_for(tuple(getattr(settings, "FOKUS_TELEGRAM_HANDLERS", ())))
 
 
 def _language(outcome: BindOutcome | None, from_user: dict[str, Any]) -> str:
@@ -66,12 +82,9 @@ def update_process(update: TelegramUpdate, *, client: TelegramClient | None = No
     bot = update.bot
     payload = update.payload
     try:
-        if "message" in payload:
-            outcome = _message(bot, payload["message"], client)
-        elif "callback_query" in payload:
-            outcome = _callback_query(bot, payload["callback_query"], client)
-        else:
-            outcome = "ignored"
+        outcome = _start(bot, payload["message"], client) if "message" in payload else None
+        if outcome is None:
+            outcome = _handled(update, payload, bot, client)
     except TelegramError as error:
         # Telegram did not take our answer: the update is handled, the reply is lost.
         logger.warning("telegram: answering update %s failed: %s", update.update_id, error)
@@ -80,15 +93,43 @@ def update_process(update: TelegramUpdate, *, client: TelegramClient | None = No
     return outcome
 
 
-def _message(bot: TelegramBot, message: dict[str, Any], client: TelegramClient | None) -> str:
+def _handled(
+    update: TelegramUpdate, payload: dict[str, Any], bot: TelegramBot,
+    client: TelegramClient | None,
+) -> str:
+    query = payload.get("callback_query")
+    with _client(bot, client) as active:
+        for handler in update_handlers():
+            try:
+                outcome = handler(update, payload, bot, active)
+            except TelegramError:
+                raise
+            except Exception:
+                # One broken handler must not lose the update for good, nor leave the
+                # user's button spinning: logged, acknowledged, recorded.
+                logger.exception("telegram: handler %r failed on update %s",
+                                 handler, update.update_id)
+                if query is not None:
+                    active.answer_callback_query(str(query.get("id", "")))
+                return "handler_failed"
+            if outcome is not None:
+                return outcome
+        if query is not None:
+            active.answer_callback_query(str(query.get("id", "")))
+            return "callback:answered"
+    return "stored" if "message" in payload else "ignored"
+
+
+def _start(bot: TelegramBot, message: dict[str, Any], client: TelegramClient | None) -> str | None:
+    """/start in a private chat binds it; None for any other message."""
     text = str(message.get("text") or "")
     chat = message.get("chat") or {}
     from_user = message.get("from") or {}
     if not text.startswith("/start") or chat.get("type") != "private":
-        return "stored"
+        return None
     command, _sep, argument = text.partition(" ")
     if command not in {"/start", f"/start@{bot.username}"}:
-        return "stored"
+        return None
     outcome = services.telegram_start_bind(
         bot=bot, chat_id=int(chat["id"]), token=argument,
         username=str(from_user.get("username") or ""),
@@ -99,14 +140,29 @@ def _message(bot: TelegramBot, message: dict[str, Any], client: TelegramClient |
     return f"start:{outcome.status}"
 
 
-def _callback_query(
-    bot: TelegramBot, query: dict[str, Any], client: TelegramClient | None
-) -> str:
-    # Buttons that act (answer the task) come with the review features; until then the
-    # press is acknowledged so the user's spinner stops, and kept.
-    with _client(bot, client) as active:
-        active.answer_callback_query(str(query.get("id", "")))
-    return "callback:answered"
+def reply(
+    bot: TelegramBot, chat_id: int, text: str, client: TelegramClient | None, *,
+    buttons: Sequence[Sequence[Button]] = (),
+) -> int | None:
+    """Send one conversational answer now (not through the outbox); its message id, or
+    None when Telegram did not take it. For handlers: the person is waiting for it."""
+    from fokus.telegram.sender import OutgoingMessage, send_messages
+
+    results = list(send_messages(
+        bot, [OutgoingMessage(chat_id=chat_id, text=text, buttons=buttons)], client=client
+    ))
+    if not results or not results[0].ok:
+        logger.warning("telegram: reply to %s failed: %s", chat_id,
+                       results[0].description if results else "no result")
+        return None
+    return results[0].message_id
+
+
+def answer_callback(
+    client: TelegramClient, query: dict[str, Any], text: str | None = None
+) -> None:
+    """Stop the button's spinner (with a short toast when `text` is given)."""
+    client.answer_callback_query(str(query.get("id", "")), text=(text or None) and text[:200])
 
 
 def _reply(bot: TelegramBot, chat_id: int, text: str, client: TelegramClient | None) -> None:

@@ -9,7 +9,10 @@ ids), counted in sliding windows of accepted messages, answering 429 with
 `retry_after` beyond them (and until that time has passed); texts over 4096 and
 captions over 1024 characters get 400. Tests inject 403 for a chat, 5xx and
 timeouts, queue incoming updates for getUpdates (long polling) or post them to the
-webhook set with setWebhook, and assert on `sent`, every accepted message.
+webhook set with setWebhook, and assert on `sent`, every accepted message. Files users
+send (`user_photo`, `user_document`) are served like Telegram's: getFile gives a
+`file_path` (refused with 400 "file is too big" over 20 MB), the bytes come from
+`/file/bot<token>/<file_path>`.
 
     with FakeBotApi() as api:
         api.add_bot("123:abc", username="fokus_bot")
@@ -42,6 +45,8 @@ from typing import Any
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# getFile refuses bigger files ("file is too big"): the bot API's download limit.
+GET_FILE_LIMIT = 20 * 1024 * 1024
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
 _TAG = re.compile(r"<[^>]*>")
 
@@ -112,6 +117,8 @@ class FakeBotApi:
         self.requests: list[RequestRecord] = []
         self.answered_callbacks: list[dict[str, Any]] = []
         self.files: dict[str, bytes] = {}
+        self.file_paths: dict[str, str] = {}  # file_path -> file_id
+        self._user_message_ids = itertools.count(500_000)
         self._bots: dict[str, _Bot] = {}
         self._blocked: set[int | str] = set()
         self._failures: list[tuple[str | None, int]] = []  # (method or None, status)
@@ -204,28 +211,95 @@ class FakeBotApi:
 
     def user_message(
         self, token: str, chat_id: int, text: str, *, first_name: str = "Test",
-        username: str = "", language_code: str = "ru",
+        username: str = "", language_code: str = "ru", reply_to_message_id: int | None = None,
     ) -> dict[str, Any]:
-        user = {"id": chat_id, "is_bot": False, "first_name": first_name,
-                "language_code": language_code}
-        if username:
-            user["username"] = username
-        message = {
-            "message_id": int(time.time() * 1000) % 1_000_000_000,
-            "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private", "first_name": first_name},
-            "from": user,
-            "text": text,
-        }
+        message = self._user_message_base(
+            chat_id, first_name=first_name, username=username, language_code=language_code,
+            reply_to_message_id=reply_to_message_id,
+        )
+        message["text"] = text
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return self.enqueue_update(token, {"message": message})
 
-    def callback_query(
-        self, token: str, chat_id: int, data: str, *, message_id: int = 1
+    def user_photo(
+        self, token: str, chat_id: int, data: bytes, *, caption: str = "",
+        media_group_id: str | None = None, reply_to_message_id: int | None = None,
+        language_code: str = "ru",
     ) -> dict[str, Any]:
-        user = {"id": chat_id, "is_bot": False, "first_name": "Test", "language_code": "ru"}
+        """A user sends a photo: Telegram gives the sizes it made; the largest is the
+        original bytes here (a thumbnail entry comes first, as Telegram orders them)."""
+        stored = self.add_file(data, kind="photos", extension="jpg")
+        thumbnail = self.add_file(data[:64] or b"-", kind="photos", extension="jpg")
+        message = self._user_message_base(
+            chat_id, language_code=language_code, reply_to_message_id=reply_to_message_id
+        )
+        message["photo"] = [{**thumbnail, "width": 90, "height": 60},
+                            {**stored, "width": 1280, "height": 960}]
+        if caption:
+            message["caption"] = caption
+        if media_group_id:
+            message["media_group_id"] = media_group_id
+        return self.enqueue_update(token, {"message": message})
+
+    def user_document(
+        self, token: str, chat_id: int, data: bytes, *, file_name: str,
+        mime_type: str = "application/octet-stream", caption: str = "",
+        reply_to_message_id: int | None = None, language_code: str = "ru",
+    ) -> dict[str, Any]:
+        """A user sends a file; `mime_type` is whatever the user's app claims."""
+        stored = self.add_file(data, kind="documents", extension=file_name.rsplit(".", 1)[-1])
+        message = self._user_message_base(
+            chat_id, language_code=language_code, reply_to_message_id=reply_to_message_id
+        )
+        message["document"] = {**stored, "file_name": file_name, "mime_type": mime_type}
+        if caption:
+            message["caption"] = caption
+        return self.enqueue_update(token, {"message": message})
+
+    def add_file(self, data: bytes, *, kind: str = "documents", extension: str = "bin",
+                 file_id: str = "") -> dict[str, Any]:
+        """Keep bytes as Telegram keeps a user's file; returns its file_id and size."""
+        with self._lock:
+            number = len(self.files) + 1
+            file_id = file_id or f"AgAC{kind[:3]}{number:06d}"
+            self.files[file_id] = data
+            self.file_paths[f"{kind}/file_{number}.{extension or 'bin'}"] = file_id
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
+
+    def _user_message_base(
+        self, chat_id: int, *, first_name: str = "Test", username: str = "",
+        language_code: str = "ru", reply_to_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        user: dict[str, Any] = {"id": chat_id, "is_bot": False, "first_name": first_name,
+                                "language_code": language_code}
+        if username:
+            user["username"] = username
+        with self._lock:
+            message_id = next(self._user_message_ids)
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": first_name},
+            "from": user,
+        }
+        if reply_to_message_id is not None:
+            replied = next((m for m in self.sent if m.message_id == reply_to_message_id
+                            and m.chat_id == chat_id), None)
+            message["reply_to_message"] = {
+                "message_id": reply_to_message_id, "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private"},
+                "text": replied.text if replied is not None else "…",
+            }
+        return message
+
+    def callback_query(
+        self, token: str, chat_id: int, data: str, *, message_id: int = 1,
+        language_code: str = "ru",
+    ) -> dict[str, Any]:
+        user = {"id": chat_id, "is_bot": False, "first_name": "Test",
+                "language_code": language_code}
         query = {
             "id": str(next(self._update_ids)),
             "from": user,
@@ -391,8 +465,7 @@ class FakeBotApi:
         data = value if isinstance(value, bytes) else str(value or "").encode()
         with self._lock:
             file_id = f"{kind}-{len(self.files) + 1}"
-            self.files[file_id] = data
-        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
+        return self.add_file(data, kind=f"{kind}s", file_id=file_id)
 
     def _m_getMe(self, bot: _Bot, params: dict[str, Any]) -> dict[str, Any]:
         return {"id": bot.id, "is_bot": True, "first_name": "Fokus", "username": bot.username,
@@ -417,8 +490,11 @@ class FakeBotApi:
             if file_id not in self.files:
                 raise ApiError(400, "Bad Request: invalid file_id")
             size = len(self.files[file_id])
+            path = next(p for p, f in self.file_paths.items() if f == file_id)
+        if size > GET_FILE_LIMIT:
+            raise ApiError(400, "Bad Request: file is too big")
         return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": size,
-                "file_path": f"files/{file_id}"}
+                "file_path": path}
 
     def _m_answerCallbackQuery(self, bot: _Bot, params: dict[str, Any]) -> bool:
         if not params.get("callback_query_id"):
@@ -589,8 +665,15 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
     def _serve_file(self, path: str) -> None:
-        file_id = path.rsplit("/", 1)[-1]
-        data = self.api.files.get(file_id)
+        # Telegram's download URL: /file/bot<token>/<file_path from getFile>.
+        match = re.fullmatch(r"/file/bot([^/]+)/(.+)", urllib.parse.unquote(path))
+        data = None
+        if match and match.group(1) in self.api._bots:
+            with self.api._lock:
+                file_id = self.api.file_paths.get(match.group(2))
+                data = self.api.files.get(file_id) if file_id else None
+            if data is not None and len(data) > GET_FILE_LIMIT:
+                data = None
         if data is None:
             self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
             return

@@ -1,0 +1,313 @@
+"""Answering and reviewing in Telegram, end to end through the fake Bot API: updates are
+long-polled from it (getUpdates), files downloaded from it (getFile + /file/bot…), and
+every reply is a real sendMessage it accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.utils import timezone
+
+from fokus.core import clock
+from fokus.core.models import Organization
+from fokus.delivery.models import Channel, Delivery, DeliveryKind
+from fokus.people.models import Person
+from fokus.review import services
+from fokus.review.models import Attempt, AttemptStatus, TelegramDialog
+from fokus.review.tests.answer_factories import (
+    DAY1_AFTERNOON,
+    jpeg_with_gps,
+    make_seed,
+    png_bytes,
+    submit,
+)
+from fokus.scoring.models import PointsEntry
+from fokus.scoring.tests.factories import Seed
+from fokus.telegram import services as telegram_services
+from fokus.telegram.client import BadRequest, TelegramClient
+from fokus.telegram.models import TelegramBot, TelegramChat, TelegramUpdate
+from fokus.telegram.polling import poll_once
+from fokus.telegram.testing import fixtures as telegram_fixtures
+from fokus.telegram.testing.fake_bot_api import FakeBotApi
+
+pytestmark = pytest.mark.usefixtures("media")
+fake_bot_api = telegram_fixtures.fake_bot_api  # the running fake server, as `api` below
+
+PARTICIPANT_CHAT = 810_001
+LEAD_CHAT = 810_002
+CURATOR_CHAT = 810_003
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest) -> FakeBotApi:
+    server: FakeBotApi = request.getfixturevalue("fake_bot_api")
+    return server
+
+
+@pytest.fixture
+def bot(db: None, api: FakeBotApi) -> TelegramBot:
+    found = telegram_services.telegram_bot_resolve(organization=None)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def telegram(bot: TelegramBot) -> Iterator[TelegramClient]:
+    with TelegramClient(bot.token) as client:
+        yield client
+
+
+@pytest.fixture
+def frozen() -> Iterator[None]:
+    with clock.frozen_at(DAY1_AFTERNOON):
+        yield
+
+
+def bind(bot: TelegramBot, person: Person, chat_id: int) -> None:
+    """A linked chat; the person reads English (the replies are asserted as msgids)."""
+    Person.objects.filter(pk=person.pk).update(language="en")
+    person.language = "en"
+    TelegramChat.objects.create(person=person, bot=bot, chat_id=chat_id, bound_at=timezone.now())
+
+
+def poll(bot: TelegramBot, client: TelegramClient) -> list[str]:
+    """Process everything the fake server holds; the outcomes, in order."""
+    before = set(TelegramUpdate.objects.values_list("pk", flat=True))
+    poll_once(bot, client, timeout=0)
+    return list(
+        TelegramUpdate.objects.exclude(pk__in=before).order_by("update_id")
+        .values_list("outcome", flat=True)
+    )
+
+
+def texts(api: FakeBotApi, chat_id: int) -> list[str]:
+    return [m.text for m in api.sent_to(chat_id)]
+
+
+@pytest.fixture
+def world(org_a: Organization, bot: TelegramBot) -> Seed:
+    seed = make_seed(org_a)
+    bind(bot, seed["c1"], PARTICIPANT_CHAT)
+    bind(bot, seed["lead"], LEAD_CHAT)
+    return seed
+
+
+def test_two_photos_and_a_text_make_one_attempt_when_confirmed(
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi,
+    frozen: None,
+) -> None:
+    task = world.tasks[0]
+    token = bot.token
+    api.callback_query(token, PARTICIPANT_CHAT, f"rv:a:{task.pk}")
+    api.user_photo(token, PARTICIPANT_CHAT, jpeg_with_gps(), media_group_id="g1")
+    api.user_photo(token, PARTICIPANT_CHAT, png_bytes(), media_group_id="g1")
+    api.user_message(token, PARTICIPANT_CHAT, "Клиенту предложил тест-драйв")
+    assert poll(bot, telegram) == ["review:answering", "review:added", "review:added",
+                                   "review:added"]
+    # Still a draft: nothing reaches the curator before the participant confirms.
+    draft = Attempt.objects.get(submission__person=world["c1"])
+    assert draft.status == AttemptStatus.DRAFT
+    assert not Delivery.objects.filter(kind=DeliveryKind.CURATOR).exists()
+    api.callback_query(token, PARTICIPANT_CHAT, "rv:s")
+    assert poll(bot, telegram) == ["review:submitted"]
+
+    (attempt,) = Attempt.objects.filter(submission__person=world["c1"], submission__task=task)
+    assert attempt.status == AttemptStatus.SUBMITTED and attempt.number == 1
+    assert attempt.text == "Клиенту предложил тест-драйв"
+    files = list(attempt.files.order_by("pk"))
+    assert [f.content_type for f in files] == ["image/jpeg", "image/png"]
+    from PIL import Image
+
+    from fokus.review import files as answer_files
+
+    with Image.open(answer_files.path_of(files[0].storage_name)) as image:
+        assert 0x8825 not in image.getexif()  # no GPS directory
+    assert len(api.answered_callbacks) == 2
+    replies = texts(api, PARTICIPANT_CHAT)
+    assert "You are answering “Задание 1.10”" in replies[0]
+    assert "text, files: 2" in replies[3]
+    assert "sent for review (attempt 1)" in replies[-1]
+    assert not TelegramDialog.objects.filter(person=world["c1"]).exists()
+    # The lead curator (bound) is told, with the task's scale and "Return" as buttons.
+    notice = Delivery.objects.get(kind=DeliveryKind.CURATOR, person=world["lead"])
+    assert notice.contact_point == f"review-new:{attempt.pk}"
+    assert notice.channel == Channel.TELEGRAM
+    assert notice.payload["buttons"][0] == [
+        {"text": str(g), "callback_data": f"rv:g:{attempt.pk}:{g}"} for g in (1, 2, 3)
+    ]
+    assert notice.payload["buttons"][1] == [
+        {"text": "Return for revision", "callback_data": f"rv:r:{attempt.pk}"}
+    ]
+
+
+def test_forged_oversized_and_empty_answers_are_refused_with_a_message(
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi,
+    frozen: None,
+) -> None:
+    token = bot.token
+    api.callback_query(token, PARTICIPANT_CHAT, f"rv:a:{world.tasks[0].pk}")
+    api.callback_query(token, PARTICIPANT_CHAT, "rv:s")  # nothing in it yet
+    program = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200
+    api.user_document(token, PARTICIPANT_CHAT, program, file_name="отчёт.pdf",
+                               mime_type="application/pdf")
+    api.user_document(token, PARTICIPANT_CHAT, b"%PDF" + b"0" * (20 * 1024 * 1024),
+                               file_name="huge.pdf", mime_type="application/pdf")
+    assert poll(bot, telegram) == ["review:answering", "review:submit_refused",
+                                   "review:refused", "review:refused"]
+    replies = texts(api, PARTICIPANT_CHAT)
+    assert "The answer is empty" in replies[1]
+    assert "“отчёт.pdf” is not a file Fokus accepts" in replies[2]
+    assert "“huge.pdf” is larger than 20 MB" in replies[3]
+    draft = Attempt.objects.get(submission__person=world["c1"])
+    assert draft.status == AttemptStatus.DRAFT and draft.files.count() == 0
+    # The fake server keeps Telegram's own download limit as well.
+    big = api.add_file(b"0" * (20 * 1024 * 1024 + 1))
+    with pytest.raises(BadRequest, match="too big"):
+        telegram.call(telegram.bot.get_file(big["file_id"]))
+    # Cancel throws the draft away.
+    api.user_message(token, PARTICIPANT_CHAT, "/cancel")
+    assert poll(bot, telegram) == ["review:draft_discarded"]
+    assert not Attempt.objects.filter(submission__person=world["c1"]).exists()
+
+
+def test_a_reply_to_the_task_message_answers_that_task(
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi,
+    frozen: None,
+) -> None:
+    task = world.tasks[1]
+    # The lesson as the dispatcher sends it: a Telegram message recorded on its outbox row.
+    message_id = telegram.send_message(PARTICIPANT_CHAT, "Задание 1.14: расскажите…")
+    Delivery.objects.create(
+        organization=world.organization, person=world["c1"], program=world.program,
+        kind=DeliveryKind.LESSON, contact_point="lesson:test", channel=Channel.TELEGRAM,
+        due_at=DAY1_AFTERNOON, status="sent", provider_message_id=str(message_id),
+        payload={"task_ids": [task.pk]},
+    )
+    api.user_message(bot.token, PARTICIPANT_CHAT, "Мой ответ ответом на сообщение",
+                              reply_to_message_id=message_id)
+    api.user_message(bot.token, PARTICIPANT_CHAT, "/done")
+    assert poll(bot, telegram) == ["review:added", "review:submitted"]
+    attempt = Attempt.objects.get(submission__person=world["c1"])
+    assert attempt.submission.task_id == task.pk
+    assert (attempt.status, attempt.text) == ("submitted", "Мой ответ ответом на сообщение")
+    # A reply to someone else's message id maps to nothing of theirs: only a hint.
+    api.user_message(bot.token, PARTICIPANT_CHAT, "ещё", reply_to_message_id=999_999)
+    assert poll(bot, telegram) == ["review:hint"]
+
+
+def decide_in_telegram(
+    bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi, data: str, feedback: str
+) -> list[str]:
+    api.callback_query(bot.token, LEAD_CHAT, data)
+    api.user_message(bot.token, LEAD_CHAT, feedback)
+    return poll(bot, telegram)
+
+
+def test_the_lead_curator_grades_in_telegram_points_once_and_the_participant_is_told(
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi,
+    frozen: None,
+) -> None:
+    attempt = submit(world)
+    outcomes = decide_in_telegram(bot, telegram, api, f"rv:g:{attempt.pk}:2",
+                                  "Хорошо, но назовите цену")
+    assert outcomes == ["review:grade_pressed", "review:graded"]
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.grade, attempt.feedback) == (
+        "graded", 2, "Хорошо, но назовите цену")
+    assert attempt.decided_by == world["lead"]
+    entries = PointsEntry.objects.filter(person=world["c1"])
+    assert entries.count() == 1
+    assert entries.get().amount > 0
+    toasts = [c.get("text") for c in api.answered_callbacks]
+    assert toasts == ["Grade 2 of 3"]
+    assert "Now write the feedback" in texts(api, LEAD_CHAT)[0]
+    assert "Done: graded 2" in texts(api, LEAD_CHAT)[1]
+    # Pressing again (an old message) decides nothing twice.
+    api.callback_query(bot.token, LEAD_CHAT, f"rv:g:{attempt.pk}:3")
+    assert poll(bot, telegram) == ["review:claim_refused"]
+    assert "no longer awaiting review" in texts(api, LEAD_CHAT)[-1]
+    assert PointsEntry.objects.filter(person=world["c1"]).count() == 1
+    assert len(api.answered_callbacks) == 2
+    # The participant's feedback notice is in the outbox, with a link to the answer.
+    notice = Delivery.objects.get(person=world["c1"], kind=DeliveryKind.FEEDBACK)
+    assert notice.contact_point.startswith(f"review-feedback:{attempt.pk}:")
+    assert notice.channel == Channel.TELEGRAM
+    assert "graded your answer to “Задание 1.10”: 2 of 3" in notice.payload["text"]
+    assert "Хорошо, но назовите цену" in notice.payload["text"]
+    assert notice.payload["buttons"][0][0]["url"].endswith(f"/tasks/{attempt.submission.task_id}/")
+
+
+def test_return_for_revision_then_the_participant_answers_again(
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi,
+    frozen: None,
+) -> None:
+    first = submit(world)
+    outcomes = decide_in_telegram(bot, telegram, api, f"rv:r:{first.pk}",
+                                  "Добавьте фото стенда")
+    assert outcomes == ["review:return_pressed", "review:returned"]
+    first.refresh_from_db()
+    assert (first.status, first.feedback) == ("returned", "Добавьте фото стенда")
+    notice = Delivery.objects.get(person=world["c1"], kind=DeliveryKind.FEEDBACK)
+    again = notice.payload["buttons"][1][0]
+    assert again == {"text": "Answer again", "callback_data": f"rv:a:{first.submission.task_id}"}
+    api.callback_query(bot.token, PARTICIPANT_CHAT, again["callback_data"])
+    api.user_photo(bot.token, PARTICIPANT_CHAT, png_bytes())
+    api.user_message(bot.token, PARTICIPANT_CHAT, "/done")
+    assert poll(bot, telegram) == ["review:answering", "review:added", "review:submitted"]
+    attempts = list(Attempt.objects.filter(submission=first.submission).order_by("number"))
+    assert [(a.number, a.status) for a in attempts] == [(1, "returned"), (2, "submitted")]
+    # A new attempt starts empty, as on the web; the photo is its content.
+    assert attempts[1].text == "" and attempts[1].files.count() == 1
+
+
+def test_a_claim_held_by_another_curator_is_said_and_kept(
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi,
+    frozen: None,
+) -> None:
+    attempt = submit(world)
+    services.attempt_claim(attempt=attempt, curator=world["curator"])
+    api.callback_query(bot.token, LEAD_CHAT, f"rv:g:{attempt.pk}:3")
+    assert poll(bot, telegram) == ["review:claim_refused"]
+    assert "Куратор Ксения is reviewing this answer" in texts(api, LEAD_CHAT)[0]
+    assert "Куратор Ксения" in str(api.answered_callbacks[0].get("text"))
+    attempt.refresh_from_db()
+    assert attempt.claimed_by == world["curator"] and attempt.status == "submitted"
+
+
+def test_another_organisation_cannot_act_on_answers_through_forged_buttons(
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi,
+    org_b: Organization, frozen: None,
+) -> None:
+    attempt = submit(world)
+    other = make_seed(org_b, "other-marathon")
+    bind(bot, other["lead"], 820_001)
+    bind(bot, other["c1"], 820_002)
+    token = bot.token
+    api.callback_query(token, 820_001, f"rv:g:{attempt.pk}:3")
+    api.callback_query(token, 820_001, f"rv:r:{attempt.pk}")
+    api.user_message(token, 820_001, "Отлично!")  # no feedback step was opened
+    api.callback_query(token, 820_002, f"rv:a:{world.tasks[0].pk}")
+    api.callback_query(token, 820_002, "rv:s")
+    # The free text: no feedback step is open and B's lead is not enrolled anywhere, so
+    # it is not the review app's; the telegram app keeps it.
+    assert poll(bot, telegram) == [
+        "review:attempt_not_found", "review:attempt_not_found", "stored",
+        "review:task_not_found", "review:nothing_to_submit",
+    ]
+    attempt.refresh_from_db()
+    assert attempt.status == "submitted" and attempt.claimed_by is None
+    assert not PointsEntry.objects.exists()
+    assert not Attempt.objects.filter(submission__person=other["c1"]).exists()
+    assert {c.get("text") for c in api.answered_callbacks[:2]} == {
+        "This answer is not available."}
+    # An unknown chat pressing a review button learns how to link, nothing else.
+    api.callback_query(token, 899_999, f"rv:g:{attempt.pk}:3")
+    assert poll(bot, telegram) == ["review:unknown_chat"]
+
+
+def test_no_curator_notice_without_a_bound_chat(world: Seed, frozen: None) -> None:
+    TelegramChat.objects.filter(person=world["lead"]).delete()
+    attempt = submit(world)
+    assert attempt.status == "submitted"
+    assert not Delivery.objects.filter(kind=DeliveryKind.CURATOR).exists()
