@@ -243,6 +243,7 @@ TELEGRAM_POLLING = _env_bool("TELEGRAM_POLLING", False)
 # order after /start; the first to return an outcome wins.
 FOKUS_TELEGRAM_HANDLERS: list[str] = [
     "fokus.review.telegram_flows.telegram_review_handler",
+    "fokus.supervision.telegram_team.telegram_team_handler",
 ]
 if TELEGRAM_POLLING:
     FOKUS_RUN_SERVICES.append("fokus.telegram.polling.polling_service")
