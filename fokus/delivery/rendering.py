@@ -4,7 +4,10 @@ an e-mail's subject, plain text, HTML body and attachments.
 The payload contract (docs/delivery.md, "Payload"): a lesson names its materials and
 tasks by id ({"materials": [...], "tasks": [...], "day_index": n}); any kind may carry
 a prepared message ({"subject", "text", "html", "buttons", "inline_images",
-"attachments"}), which wins over what would be rendered. Texts are rendered in the
+"attachments"}), which wins over what would be rendered. A button is a link
+{"text", "url"} or, for Telegram only, an action {"text", "callback_data"} (at most 64
+bytes, acted on by a Telegram handler, e.g. review's grade buttons); e-mail leaves
+actions out. Texts are rendered in the
 person's language, times on their wall clock.
 """
 
@@ -38,6 +41,7 @@ from fokus.programs.schedule import contact_instant, zone
 
 __all__ = [
     "Attachment",
+    "CallbackButton",
     "InlineImage",
     "LinkButton",
     "RenderCache",
@@ -51,6 +55,14 @@ __all__ = [
 class LinkButton:
     text: str
     url: str
+
+
+@dataclass(frozen=True)
+class CallbackButton:
+    """A Telegram-only button whose press comes back as a callback query."""
+
+    text: str
+    callback_data: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,8 @@ class RenderedMessage:
     # The e-mail's body fragment, placed inside the program's branded layout.
     html: SafeString
     buttons: list[list[LinkButton]] = field(default_factory=list)
+    # Rows of Telegram-only action buttons, shown after the link buttons.
+    telegram_actions: list[list[CallbackButton]] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     inline_images: list[InlineImage] = field(default_factory=list)
 
@@ -325,7 +339,7 @@ def _apply_prepared(rendered: RenderedMessage, payload: dict[str, Any]) -> None:
         rendered.text = _html_to_text(rendered.html)
         rendered.telegram_html = html.escape(rendered.text, quote=False)
     if "buttons" in payload:
-        rendered.buttons = _buttons(payload["buttons"])
+        rendered.buttons, rendered.telegram_actions = _buttons(payload["buttons"])
     rendered.inline_images += [
         InlineImage(str(item["cid"]), str(item.get("mime") or "image/png"),
                     _decode(item, "inline_images"))
@@ -344,21 +358,34 @@ def _html_to_text(fragment: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def _buttons(value: Any) -> list[list[LinkButton]]:
+def _buttons(value: Any) -> tuple[list[list[LinkButton]], list[list[CallbackButton]]]:
+    """Link rows and Telegram action rows (a row mixing both is split in two)."""
     if not isinstance(value, list):
         raise PayloadError("payload “buttons” must be a list of rows")
     rows: list[list[LinkButton]] = []
+    actions: list[list[CallbackButton]] = []
     for row in value:
         if not isinstance(row, list):
             raise PayloadError("payload “buttons” must be a list of rows")
-        buttons = []
+        links: list[LinkButton] = []
+        presses: list[CallbackButton] = []
         for button in row:
-            if not isinstance(button, dict) or not button.get("text") or not button.get("url"):
-                raise PayloadError("every button needs “text” and “url”")
-            buttons.append(LinkButton(str(button["text"]), str(button["url"])))
-        if buttons:
-            rows.append(buttons)
-    return rows
+            if not isinstance(button, dict) or not button.get("text"):
+                raise PayloadError("every button needs “text” and “url” or “callback_data”")
+            if button.get("url"):
+                links.append(LinkButton(str(button["text"]), str(button["url"])))
+            elif button.get("callback_data") and len(
+                str(button["callback_data"]).encode()
+            ) <= 64:
+                presses.append(CallbackButton(str(button["text"]), str(button["callback_data"])))
+            else:
+                raise PayloadError("every button needs “text” and “url” or “callback_data” "
+                                   "(at most 64 bytes)")
+        if links:
+            rows.append(links)
+        if presses:
+            actions.append(presses)
+    return rows, actions
 
 
 def _items(payload: dict[str, Any], key: str, required: tuple[str, ...]) -> list[dict[str, Any]]:

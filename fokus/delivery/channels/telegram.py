@@ -34,7 +34,9 @@ def outgoing_message(
     return OutgoingMessage(
         chat_id=chat.chat_id,
         text=rendered.telegram_html,
-        buttons=[[Button(text=b.text, url=b.url) for b in row] for row in rendered.buttons],
+        buttons=[[Button(text=b.text, url=b.url) for b in row] for row in rendered.buttons]
+        + [[Button(text=b.text, callback_data=b.callback_data) for b in row]
+           for row in rendered.telegram_actions],
         parse_mode="HTML",
         photo=photo,
         # The buttons open the lesson; a preview of the first link only adds noise.
