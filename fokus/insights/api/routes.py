@@ -77,7 +77,7 @@ class UpliftQuery(Schema):
 
 
 class UpliftSectionQuery(UpliftQuery):
-    section: str = Field("estimates", description="estimates or summary")
+    table: str = Field("estimates", description="estimates or summary")
 
 
 class XapiQuery(Schema):
@@ -178,8 +178,8 @@ def uplift(request: HttpRequest, program_slug: str,
 def uplift_csv(request: HttpRequest, program_slug: str,
                filters: Query[UpliftSectionQuery]) -> HttpResponse:
     program, tables = _uplift_tables(request, program_slug, filters)
-    table = _section(tables, filters.section)
-    return _file(exports.to_csv(table), f"{program.slug}-uplift-{filters.section}", "csv")
+    table = _section(tables, filters.table)
+    return _file(exports.to_csv(table), f"{program.slug}-uplift-{filters.table}", "csv")
 
 
 @router.get("/programs/{program_slug}/uplift.xlsx", url_name="insights_uplift_xlsx",

@@ -229,3 +229,17 @@ def test_xapi_statements() -> None:
     later = client.get(f"{url}?since={since}", headers=auth)
     assert len(later.json()) < len(statements)
     json.dumps(statements)
+
+
+def test_another_organisations_program_is_404_and_its_data_never_shows() -> None:
+    ours = _scripted()
+    theirs = build_world("zqxb7", starts_on=START)
+    services.insights_refresh(theirs.program, now=NOW)
+    client = _client(ours, Role.VIEWER)
+    assert client.get(f"/insights/{theirs.program.slug}/").status_code == 404
+    assert client.get(f"/insights/{theirs.program.slug}/uplift/").status_code == 404
+    api = f"/api/v1/insights/programs/{theirs.program.slug}/dashboard"
+    assert client.get(api).status_code == 404
+    body = client.get(f"/insights/{ours.program.slug}/").content.decode()
+    body += client.get(f"/api/v1/insights/programs/{ours.program.slug}/xapi").content.decode()
+    assert "zqxb7" not in body
