@@ -9,8 +9,11 @@ from django.test import Client
 
 from fokus.core import clock
 from fokus.demo.services import DEMO_LOGINS, DEMO_PASSWORD, demo_load, demo_start_date
+from fokus.kpi.models import KpiRecord
 from fokus.people.models import Person, Unit
 from fokus.programs.models import Enrollment, LearningDay, MaterialView, Program
+from fokus.review.models import Attempt, AttemptStatus
+from fokus.scoring.models import PointsEntry
 
 
 def test_demo_start_date_puts_today_part_way_through() -> None:
@@ -41,6 +44,19 @@ def test_demo_loads_the_dealer_network_part_way_through_the_marathon() -> None:
     views = MaterialView.objects.filter(material__track__program=program)
     assert views.exists()
     assert not views.filter(opened_at__gt=datetime(2026, 11, 25, 12, 0, tzinfo=UTC)).exists()
+    # Answers at every stage: waiting in the curator's queue, graded, returned; the
+    # grades and the nightly sales import wrote points; nothing happened after "now".
+    moment = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    attempts = Attempt.objects.filter(submission__task__track__program=program)
+    statuses = set(attempts.values_list("status", flat=True))
+    assert {AttemptStatus.SUBMITTED, AttemptStatus.GRADED, AttemptStatus.RETURNED} <= statuses
+    assert not attempts.filter(submitted_at__gt=moment).exists()
+    ledger = PointsEntry.objects.filter(program=program)
+    graded = attempts.filter(status=AttemptStatus.GRADED)
+    assert ledger.filter(source="learning").count() == graded.count()
+    assert ledger.filter(source="kpi").exists()
+    assert KpiRecord.objects.filter(organization=organization).exists()
+    assert not KpiRecord.objects.filter(occurred_on__gte=date(2026, 11, 25)).exists()
     roles = {
         person.employee_number: person.role_set
         for person in people.filter(employee_number__in=[n for _, n, _ in DEMO_LOGINS])
