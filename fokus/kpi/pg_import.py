@@ -18,8 +18,9 @@ module lets PostgreSQL do the bulk work instead:
    partial/strict rules are the general path's. Valid ones join the good rows.
 4. Repeated sale ids are found by one GROUP BY; only the repeated ones are read back
    and judged in file order as before (identical = duplicate, other values = rejected).
-5. One `INSERT … SELECT … ON CONFLICT DO NOTHING` writes the records; a re-import only
-   probes the unique index.
+5. Under a lock on the source (imports of one source run one at a time), one
+   `INSERT … SELECT` of the rows whose key is not stored yet (an anti-join) writes the
+   records; a re-import only runs the anti-join.
 
 What COPY would read differently from Python's csv module (quotes, a `\\.` line) or
 refuses (ragged rows, mixed line endings, bytes the encoding lacks) goes to the general
@@ -317,12 +318,14 @@ def _import(
         cursor.execute(f"SELECT count(*) {new_rows}", [source.pk])
         report.new = cursor.fetchone()[0]
     else:
+        # Under the source's lock, taken before the anti-join: no record of this source
+        # can appear meanwhile, so a plain INSERT (no per-row speculative insertion).
+        services.source_write_lock(cursor, source.pk)
         cursor.execute(
             f'INSERT INTO "{record_table}" (organization_id, source_id, kpi_import_id, '
             "metric, person_id, employee_number, sale_key, kind, occurred_on, quantity, "
             "amount, row) SELECT %s, %s, %s, %s, r.person_id, r.employee_number, r.sale_key, "
-            f"r.kind, r.day, r.num, r.amount::numeric, r.row {new_rows} "
-            "ON CONFLICT (source_id, sale_key, kind) DO NOTHING",
+            f"r.kind, r.day, r.num, r.amount::numeric, r.row {new_rows}",
             [kpi_import_row.organization_id, source.pk, kpi_import_row.pk, source.metric,
              source.pk],
         )

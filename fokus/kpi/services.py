@@ -716,6 +716,19 @@ def _copy_text(value: str) -> str:
             .replace("\r", "\\r"))
 
 
+def source_write_lock(cursor: Any, source_id: int) -> None:
+    """Serialise the imports of one source on PostgreSQL (until the transaction ends).
+
+    The fast path's new-records-only INSERT then needs no ON CONFLICT: nobody else can
+    add a record of this source between its anti-join and its insert (a speculative
+    insertion per row costs a quarter of the whole INSERT).
+    """
+    cursor.execute(
+        f'SELECT id FROM "{KpiSource._meta.db_table}" WHERE id = %s FOR UPDATE',  # noqa: S608
+        [source_id],
+    )
+
+
 class _PostgresWriter(_Writer):
     """COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING.
 
@@ -726,6 +739,7 @@ class _PostgresWriter(_Writer):
     def __init__(self, kpi_import_row: KpiImport) -> None:
         self.kpi_import = kpi_import_row
         self.cursor = connection.cursor()
+        source_write_lock(self.cursor, kpi_import_row.source_id)
         self.cursor.execute("DROP TABLE IF EXISTS kpi_staging")
         self.cursor.execute(
             "CREATE TEMPORARY TABLE kpi_staging (person_id bigint, employee_number text, "
