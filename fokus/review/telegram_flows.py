@@ -252,7 +252,9 @@ class _Flow:
         ids: list[int] = []
         for delivery in deliveries.order_by("-pk")[:5]:
             payload = delivery.payload if isinstance(delivery.payload, dict) else {}
-            values = payload.get("task_ids") or [payload.get("task_id")]
+            # A lesson names its tasks as "tasks" (docs/delivery.md); review's own
+            # notices carry "task_ids".
+            values = payload.get("tasks") or payload.get("task_ids") or [payload.get("task_id")]
             for value in values if isinstance(values, list) else []:
                 task_id = _int(value)
                 if task_id is not None and task_id not in ids:

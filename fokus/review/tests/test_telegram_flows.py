@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from fokus.core import clock
 from fokus.core.models import Organization
-from fokus.delivery.models import Channel, Delivery, DeliveryKind
+from fokus.delivery.dispatch import delivery_dispatch_all
+from fokus.delivery.models import Channel, Delivery, DeliveryKind, DeliveryStatus
+from fokus.delivery.services import delivery_enqueue
 from fokus.people.models import Person
 from fokus.review import services
 from fokus.review.models import Attempt, AttemptStatus, TelegramDialog
@@ -29,7 +31,7 @@ from fokus.telegram.client import BadRequest, TelegramClient
 from fokus.telegram.models import TelegramBot, TelegramChat, TelegramUpdate
 from fokus.telegram.polling import poll_once
 from fokus.telegram.testing import fixtures as telegram_fixtures
-from fokus.telegram.testing.fake_bot_api import FakeBotApi
+from fokus.telegram.testing.fake_bot_api import FakeBotApi, SentMessage
 
 pytestmark = pytest.mark.usefixtures("media")
 fake_bot_api = telegram_fixtures.fake_bot_api  # the running fake server, as `api` below
@@ -172,28 +174,34 @@ def test_forged_oversized_and_empty_answers_are_refused_with_a_message(
 
 
 def test_a_reply_to_the_task_message_answers_that_task(
-    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi,
-    frozen: None,
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi, frozen: None,
 ) -> None:
     task = world.tasks[1]
-    # The lesson as the dispatcher sends it: a Telegram message recorded on its outbox row.
-    message_id = telegram.send_message(PARTICIPANT_CHAT, "Задание 1.14: расскажите…")
-    Delivery.objects.create(
-        organization=world.organization, person=world["c1"], program=world.program,
-        kind=DeliveryKind.LESSON, contact_point="lesson:test", channel=Channel.TELEGRAM,
-        due_at=DAY1_AFTERNOON, status="sent", provider_message_id=str(message_id),
-        payload={"task_ids": [task.pk]},
-    )
+    # The lesson goes out through the outbox; its row remembers the Telegram message id.
+    lesson = delivery_enqueue(person=world["c1"], kind=DeliveryKind.LESSON,
+                              contact_point="lesson:test", due_at=DAY1_AFTERNOON,
+                              payload={"tasks": [task.pk]}, program=world.program)
+    assert lesson is not None
+    assert delivery_dispatch_all().sent == 1
+    (sent,) = api.sent_to(PARTICIPANT_CHAT)
     api.user_message(bot.token, PARTICIPANT_CHAT, "Мой ответ ответом на сообщение",
-                              reply_to_message_id=message_id)
+                     reply_to_message_id=sent.message_id)
     api.user_message(bot.token, PARTICIPANT_CHAT, "/done")
     assert poll(bot, telegram) == ["review:added", "review:submitted"]
     attempt = Attempt.objects.get(submission__person=world["c1"])
     assert attempt.submission.task_id == task.pk
     assert (attempt.status, attempt.text) == ("submitted", "Мой ответ ответом на сообщение")
-    # A reply to someone else's message id maps to nothing of theirs: only a hint.
+    # A reply to a message that is not one of hers maps to nothing: only a hint.
     api.user_message(bot.token, PARTICIPANT_CHAT, "ещё", reply_to_message_id=999_999)
     assert poll(bot, telegram) == ["review:hint"]
+
+
+def pressed(message: SentMessage, text: str) -> str:
+    """The callback data of the button labelled `text` on a message the bot sent."""
+    rows = (message.reply_markup or {}).get("inline_keyboard", [])
+    (data,) = [b["callback_data"] for row in rows for b in row
+               if b["text"] == text and "callback_data" in b]
+    return str(data)
 
 
 def decide_in_telegram(
@@ -209,7 +217,11 @@ def test_the_lead_curator_grades_in_telegram_points_once_and_the_participant_is_
     frozen: None,
 ) -> None:
     attempt = submit(world)
-    outcomes = decide_in_telegram(bot, telegram, api, f"rv:g:{attempt.pk}:2",
+    # The new-answer notice reaches the lead curator's chat with the grade buttons.
+    assert delivery_dispatch_all().sent == 1
+    (notice_message,) = api.sent_to(LEAD_CHAT)
+    assert "Консультант Иван answered “Задание 1.10”" in notice_message.text
+    outcomes = decide_in_telegram(bot, telegram, api, pressed(notice_message, "2"),
                                   "Хорошо, но назовите цену")
     assert outcomes == ["review:grade_pressed", "review:graded"]
     attempt.refresh_from_db()
@@ -221,8 +233,8 @@ def test_the_lead_curator_grades_in_telegram_points_once_and_the_participant_is_
     assert entries.get().amount > 0
     toasts = [c.get("text") for c in api.answered_callbacks]
     assert toasts == ["Grade 2 of 3"]
-    assert "Now write the feedback" in texts(api, LEAD_CHAT)[0]
-    assert "Done: graded 2" in texts(api, LEAD_CHAT)[1]
+    assert "Now write the feedback" in texts(api, LEAD_CHAT)[1]
+    assert "Done: graded 2" in texts(api, LEAD_CHAT)[2]
     # Pressing again (an old message) decides nothing twice.
     api.callback_query(bot.token, LEAD_CHAT, f"rv:g:{attempt.pk}:3")
     assert poll(bot, telegram) == ["review:claim_refused"]
@@ -236,6 +248,14 @@ def test_the_lead_curator_grades_in_telegram_points_once_and_the_participant_is_
     assert "graded your answer to “Задание 1.10”: 2 of 3" in notice.payload["text"]
     assert "Хорошо, но назовите цену" in notice.payload["text"]
     assert notice.payload["buttons"][0][0]["url"].endswith(f"/tasks/{attempt.submission.task_id}/")
+    # …and the dispatcher sends it to the participant's chat, with the link.
+    assert delivery_dispatch_all().sent == 1
+    notice.refresh_from_db()
+    assert notice.status == DeliveryStatus.SENT
+    (told,) = api.sent_to(PARTICIPANT_CHAT)
+    assert "2 of 3" in told.text and "Хорошо, но назовите цену" in told.text
+    rows = (told.reply_markup or {})["inline_keyboard"]
+    assert rows[0][0]["url"] == notice.payload["buttons"][0][0]["url"]
 
 
 def test_return_for_revision_then_the_participant_answers_again(
@@ -251,7 +271,11 @@ def test_return_for_revision_then_the_participant_answers_again(
     notice = Delivery.objects.get(person=world["c1"], kind=DeliveryKind.FEEDBACK)
     again = notice.payload["buttons"][1][0]
     assert again == {"text": "Answer again", "callback_data": f"rv:a:{first.submission.task_id}"}
-    api.callback_query(bot.token, PARTICIPANT_CHAT, again["callback_data"])
+    # The lead's new-answer notice and the participant's feedback go out together.
+    assert delivery_dispatch_all().sent == 2
+    (told,) = api.sent_to(PARTICIPANT_CHAT)
+    assert "returned your answer" in told.text
+    api.callback_query(bot.token, PARTICIPANT_CHAT, pressed(told, "Answer again"))
     api.user_photo(bot.token, PARTICIPANT_CHAT, png_bytes())
     api.user_message(bot.token, PARTICIPANT_CHAT, "/done")
     assert poll(bot, telegram) == ["review:answering", "review:added", "review:submitted"]
