@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import translation
-from django.utils.html import escape
+from django.utils.html import escape, strip_tags
 from django.utils.translation import gettext as _
 
 from fokus.announcements.models import Announcement
@@ -91,6 +93,22 @@ class SendResult:
     already_sent: bool = False
 
 
+_LINK = re.compile(r'<a href="([^"]*)"[^>]*>(.*?)</a>', re.DOTALL)
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def plain_text(body_html: str) -> str:
+    """The sanitised HTML as plain text for Telegram and the e-mail's text part:
+    no Markdown asterisks, links as "label (URL)"."""
+    with_links = _LINK.sub(
+        lambda m: m.group(2) if html.unescape(m.group(1)) == html.unescape(m.group(2)) else
+        f"{m.group(2)} ({m.group(1)})",
+        body_html,
+    )
+    text = html.unescape(strip_tags(with_links.replace("<li>", "<li>• ")))
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
 def _image_bytes(announcement: Announcement) -> bytes | None:
     return bytes(announcement.image) if announcement.image else None
 
@@ -107,7 +125,7 @@ def _email_payload(
         })
         html.append(f'<p><img src="cid:{IMAGE_CID}" alt="" style="max-width:100%"></p>')
     html.append(body_html)
-    text = [announcement.title, "", announcement.text.strip()]
+    text = [announcement.title, "", plain_text(body_html)]
     buttons: list[list[dict[str, str]]] = []
     if link:
         invite = _("Get Fokus lessons in Telegram: open your personal link or scan the QR code.")
@@ -136,10 +154,12 @@ def _email_payload(
     }
 
 
-def _telegram_payload(announcement: Announcement, image: bytes | None) -> dict[str, Any]:
+def _telegram_payload(
+    announcement: Announcement, body_html: str, image: bytes | None
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "subject": announcement.title,
-        "text": f"{announcement.title}\n\n{announcement.text.strip()}",
+        "text": f"{announcement.title}\n\n{plain_text(body_html)}",
         "buttons": [],
         "announcement_id": announcement.pk,
     }
@@ -194,7 +214,7 @@ def announcement_send(
                         link = deep_link(bot_username=bot_username, token=token.token)
                     payload = _email_payload(locked, body_html, image, link)
                 else:
-                    payload = _telegram_payload(locked, image)
+                    payload = _telegram_payload(locked, body_html, image)
                 delivery = delivery_enqueue(
                     person=person, kind=DeliveryKind.ANNOUNCEMENT,
                     contact_point=locked.contact_point, due_at=now, payload=payload,

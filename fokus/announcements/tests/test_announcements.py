@@ -239,16 +239,22 @@ def test_the_email_carries_the_persons_own_deep_link_and_qr(
 ) -> None:
     image = image_normalise(_png())
     draft = _draft(world, image=(image.data, image.mime))
+    english = world.people[Role.PARTICIPANT]
+    english.language = "en"
+    english.save(update_fields=["language"])
     announcement_send(draft, NOW)
     links = {}
-    for person in (world.people[Role.PARTICIPANT], world.people[Role.SUPERVISOR]):
+    russian = world.people[Role.SUPERVISOR]
+    button = {english.pk: "Connect Telegram", russian.pk: "Подключить Telegram"}
+    for person in (english, russian):
         row = Delivery.objects.get(person=person, channel=Channel.EMAIL)
         token = TelegramBindToken.objects.get(person=person, used_at=None)
         link = f"https://t.me/fokus_test_bot?start={token.token}"
         payload = row.payload
         assert link in payload["text"]
         assert link in payload["html"]
-        assert payload["buttons"] == [[{"text": "Connect Telegram", "url": link}]]
+        # In the person's language (the organisation's default, Russian, when unset).
+        assert payload["buttons"] == [[{"text": button[person.pk], "url": link}]]
         assert payload["subject"] == "New season"
         assert "<strong>marathon</strong>" in payload["html"]
         images = {i["cid"]: i for i in payload["inline_images"]}
@@ -270,7 +276,8 @@ def test_people_linked_to_telegram_get_the_text_and_image_there_and_no_link(
     draft = _draft(world, image=(image.data, image.mime))
     announcement_send(draft, NOW)
     telegram = Delivery.objects.get(person=participant, channel=Channel.TELEGRAM).payload
-    assert telegram["text"].startswith("New season\n\nThe **marathon**")
+    # Plain text: the Markdown is rendered, not shown as asterisks.
+    assert telegram["text"] == "New season\n\nThe marathon starts on Monday."
     assert base64.b64decode(telegram["photo"]["data_b64"]) == image.data
     email = Delivery.objects.get(person=participant, channel=Channel.EMAIL).payload
     assert "t.me/" not in email["html"] and email["buttons"] == []
@@ -290,6 +297,17 @@ def test_the_detail_page_shows_delivery_progress(world: World) -> None:
     total = Delivery.objects.count()
     body = _client(world, Role.ADMIN).get(f"/announcements/{draft.pk}/").content.decode()
     assert f"0 of {total} sent" in body
+
+
+def test_pages_speak_russian_by_default(world: World) -> None:
+    draft = _draft(world)
+    client = Client()  # no Accept-Language: the organisation's default, Russian
+    client.force_login(world.users[Role.ADMIN])
+    body = client.get(f"/announcements/{draft.pk}/send/").content.decode()
+    assert "Отправить «New season»" in body and "сейчас по e-mail и в Telegram?" in body
+    announcement_send(draft, NOW)
+    body = client.get(f"/announcements/{draft.pk}/").content.decode()
+    assert f"отправлено 0 из {Delivery.objects.count()}" in body
 
 
 # --- posters --------------------------------------------------------------------------

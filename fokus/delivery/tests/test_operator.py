@@ -139,6 +139,11 @@ def test_drops_page_says_progress_and_projection_in_the_viewers_zone(world: Worl
     assert "10:00 drop: 4 of 10 sent, projected completion 10:15" in body
     # A viewer reads, but is offered no resend.
     assert "Resend" not in body
+    client = Client()  # Russian, the default language
+    client.force_login(world.users[Role.VIEWER])
+    with frozen_at(DROP_START + dt.timedelta(minutes=5)):
+        body = client.get("/operator/drops/").content.decode()
+    assert "Рассылка 10:00: отправлено 4 из 10, ожидаемое завершение в 10:15" in body
 
 
 # --- the log and its filters ----------------------------------------------------------
