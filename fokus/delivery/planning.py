@@ -40,7 +40,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connection, transaction
-from django.db.models import Case, F, IntegerField, QuerySet, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.tasks import task
 
@@ -203,7 +203,7 @@ def _recipients(program: Program, *, time_zone: str | None = None) -> dict[int, 
     emails: dict[int, bool] = {}
     for person_id, track_id, tz, email in enrollments.values_list(
         "person_id", "track_id", "person__time_zone", "person__email"
-    ).iterator(chunk_size=20000):
+    ):
         found = people.get(person_id)
         if found is None:
             found = people[person_id] = Recipient(person_id, tz)
@@ -279,6 +279,7 @@ def _insert(rows: Sequence[_Row], *, organization_id: int, program_id: int) -> i
             )
             cursor.execute("TRUNCATE delivery_plan_rows")
             raw = cursor.cursor  # psycopg's own cursor, for COPY
+            priority = {kind: PRIORITY[DeliveryKind(kind)] for kind in {r.kind for r in rows}}
             with raw.copy(
                 "COPY delivery_plan_rows (person_id, kind, contact_point, channel, due_at,"
                 " priority, status, error, payload) FROM STDIN"
@@ -286,7 +287,7 @@ def _insert(rows: Sequence[_Row], *, organization_id: int, program_id: int) -> i
                 for r in rows:
                     copy.write_row((
                         r.person_id, r.kind, r.contact_point, r.channel, r.due_at,
-                        PRIORITY[DeliveryKind(r.kind)], r.status, r.error, r.payload_json,
+                        priority[r.kind], r.status, r.error, r.payload_json,
                     ))
             cursor.execute(
                 f"INSERT INTO {table} (organization_id, program_id, person_id, kind,"  # noqa: S608
@@ -420,6 +421,7 @@ def delivery_plan_day(program: Program, day: date, now: datetime) -> PlanReport:
     instants: dict[tuple[str, Quiet], dict[int, datetime | None]] = {}
     rows: list[_Row] = []
     late = now - LATE_PLANNING_GRACE
+    points = {slot.pk: lesson_contact_point(program.pk, day, slot.local_time) for slot in slots}
     table = ContactPointTable(
         [SlotOccurrence(learning_day.index, day, SlotKind.LESSON, s.local_time) for s in slots]
     )
@@ -456,7 +458,7 @@ def delivery_plan_day(program: Program, day: date, now: datetime) -> PlanReport:
                 at[slot.pk] = quiet_adjust(by_time[slot.local_time], recipient.time_zone, quiet)
         for slot, payload_json in lessons:
             due = at[slot.pk]
-            point = lesson_contact_point(program.pk, day, slot.local_time)
+            point = points[slot.pk]
             if due is None:
                 report.skipped_quiet += 1
                 original = contact_instant(day, slot.local_time, recipient.time_zone)
@@ -476,14 +478,46 @@ def delivery_plan_day(program: Program, day: date, now: datetime) -> PlanReport:
     report.rows = len(rows)
     report.created = _insert(rows, organization_id=program.organization_id, program_id=program.pk)
     if report.created:
-        zones = {r.time_zone for r in people.values()}
-        for tz in sorted(zones):
+        most = max((len(lessons) for lessons in lessons_of.values()), default=0)
+        candidates = _budget_candidates(
+            program, day, list(points.values()), {r.time_zone for r in people.values()},
+            threshold=settings.daily_budget - most,
+        )
+        by_zone: dict[str, list[int]] = defaultdict(list)
+        for person_id in candidates:
+            if person_id in people:
+                by_zone[people[person_id].time_zone].append(person_id)
+        for tz, ids in sorted(by_zone.items()):
             report.skipped_budget += delivery_budget_enforce(
                 organization_id=program.organization_id, budget=settings.daily_budget,
-                day=day, time_zone=tz, people=_participants_in_zone(program, tz),
+                day=day, time_zone=tz, people=ids,
             )
     report.seconds = monotonic_time.perf_counter() - started
     return report
+
+
+def _budget_candidates(
+    program: Program, day: date, lesson_points: list[str], zones: set[str], *, threshold: int
+) -> list[int]:
+    """People who might be over the budget on `day`: more than `threshold` other messages.
+
+    A cheap superset (one GROUP BY over the union of everybody's local day) so the exact
+    ranking runs only for them; nobody, usually.
+    """
+    if not zones:
+        return []
+    bounds = [_local_day_bounds(day, tz) for tz in zones]
+    start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    rows = Delivery.objects.filter(
+        organization_id=program.organization_id, due_at__gte=start, due_at__lt=end,
+    ).exclude(status=DeliveryStatus.SKIPPED)
+    if threshold < 0:  # this day's lessons alone are over the budget
+        return list(rows.values_list("person_id", flat=True).distinct())
+    others = rows.exclude(program=program, contact_point__in=lesson_points)
+    return list(
+        others.values("person_id").annotate(n=Count("pk")).filter(n__gt=threshold)
+        .values_list("person_id", flat=True)
+    )
 
 
 def _participants_in_zone(program: Program, time_zone: str) -> QuerySet[Any]:
@@ -619,9 +653,12 @@ def _plan_reminder(
     created = _insert(rows, organization_id=program.organization_id, program_id=program.pk)
     skipped = 0
     if created:
+        candidates = _budget_candidates(
+            program, day.date, [point], {time_zone}, threshold=settings.daily_budget - 1
+        )
         skipped = delivery_budget_enforce(
             organization_id=program.organization_id, budget=settings.daily_budget,
-            day=day.date, time_zone=time_zone, people=list(wanted),
+            day=day.date, time_zone=time_zone, people=[p for p in candidates if p in wanted],
         )
     return created, skipped
 
