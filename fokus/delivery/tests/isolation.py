@@ -12,7 +12,13 @@ from typing import Any
 
 from fokus.core import clock
 from fokus.delivery.links import LinkTarget, link_token
-from fokus.delivery.models import Channel, Delivery, DeliveryKind, DeliveryStatus
+from fokus.delivery.models import (
+    Channel,
+    Delivery,
+    DeliveryKind,
+    DeliveryPreference,
+    DeliveryStatus,
+)
 from fokus.people.models import Role
 
 PARAMS: dict[str, Callable[[Any], Any]] = {
@@ -23,6 +29,8 @@ PARAMS: dict[str, Callable[[Any], Any]] = {
         person_id=w.people[Role.PARTICIPANT].pk, target=LinkTarget.MATERIAL,
         object_id=w.material.pk,
     ),
+    # The e-mail footer's preferences page (fokus/delivery/web/preferences.py).
+    "token": lambda w: w.objects[DeliveryPreference].token,
 }
 
 
@@ -32,4 +40,7 @@ def add_examples(world: Any) -> None:
         program=world.program, kind=DeliveryKind.ANNOUNCEMENT,
         contact_point=f"announcement:{world.mark}", channel=Channel.EMAIL,
         due_at=clock.now(), status=DeliveryStatus.FAILED, error=f"refused {world.mark}",
+    )
+    world.objects[DeliveryPreference] = DeliveryPreference.objects.create(
+        person=world.people[Role.PARTICIPANT], quiet_from="22:00", quiet_until="07:00",
     )
