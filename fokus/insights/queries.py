@@ -172,14 +172,16 @@ def _groups(program: Program, completion_percent: int, by: str) -> list[GroupRow
         )
         .order_by()
     )
-    units = {u.pk: u for u in Unit.objects.filter(organization_id=program.organization_id)}
+    units: dict[int, tuple[str, str]] = {}
+    if by != "region":
+        units = {pk: (name, city) for pk, name, city in Unit.objects.filter(
+            organization_id=program.organization_id).values_list("pk", "name", "city")}
     result = []
     for row in rows:
         if by == "region":
             name = city = row[key] or ""
         else:
-            unit = units.get(row[key])
-            name, city = (unit.name, unit.city) if unit else ("", "")
+            name, city = units.get(row[key], ("", ""))
         result.append(GroupRow(
             name=name, city=city, enrolled=row["enrolled"], started=row["started"],
             completed=row["completed"], answered=row["answered_sum"] or 0,

@@ -16,6 +16,8 @@ from django.db.models import Field
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -81,6 +83,49 @@ def _short(day: date) -> str:
     return formats.date_format(day, "d.m")
 
 
+class _Numbers:
+    """Localised numbers for big tables, formatted once per page (the template filters
+    cost ~0.3 ms a cell: 500 dealerships × 7 columns blew the 300 ms budget)."""
+
+    def __init__(self) -> None:
+        self.group = str(formats.get_format("THOUSAND_SEPARATOR"))
+        self.decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
+
+    def int(self, value: int) -> str:
+        return f"{value:,}".replace(",", self.group)
+
+    def float(self, value: float | None, digits: int = 1) -> str:
+        if value is None:
+            return "—"
+        return f"{value:,.{digits}f}".replace(",", "\x00").replace(".", self.decimal).replace(
+            "\x00", self.group)
+
+
+def _group_rows(groups: list[queries.GroupRow], *, with_city: bool) -> SafeString:
+    n = _Numbers()
+    if with_city:
+        return format_html_join("", "<tr><td>{}</td><td>{}</td>" + _CELLS + "</tr>", (
+            (g.name or "—", g.city, n.int(g.enrolled), n.int(g.started), n.int(g.completed),
+             round(100 * g.completion_share), n.int(g.answered), n.int(g.graded))
+            for g in groups))
+    return format_html_join("", "<tr><td>{}</td>" + _CELLS + "</tr>", (
+        (g.name or "—", n.int(g.enrolled), n.int(g.started), n.int(g.completed),
+         round(100 * g.completion_share), n.int(g.answered), n.int(g.graded))
+        for g in groups))
+
+
+_CELLS = '<td class="num">{}</td>' * 6
+
+
+def _activity_rows(rows: list[queries.ActivityRow]) -> SafeString:
+    n = _Numbers()
+    return format_html_join("", "<tr><td>{}</td><td>{}</td>" + '<td class="num">{}</td>' * 4
+                            + "</tr>", (
+        (formats.date_format(r.day, "SHORT_DATE_FORMAT"), r.slot, n.int(r.opened),
+         n.int(r.answered), n.int(r.graded), n.float(r.turnaround_hours))
+        for r in rows))
+
+
 @login_required
 def dashboard(request: HttpRequest, program_slug: str) -> HttpResponse:
     program = _program(request, program_slug)
@@ -111,6 +156,9 @@ def dashboard(request: HttpRequest, program_slug: str) -> HttpResponse:
     context: dict[str, Any] = {
         "program": program, "data": data, "activity_chart": activity_chart,
         "kpi_chart": kpi_chart,
+        "unit_rows": _group_rows(data.units, with_city=True),
+        "region_rows": _group_rows(data.regions, with_city=False),
+        "activity_rows": _activity_rows(data.activity),
         "funnel_rows": [(label, n, round(100 * n / widest)) for label, n in funnel_rows],
         "query": request.GET.urlencode(),
     }
