@@ -371,6 +371,11 @@ class DigestDay:
     _showcase_by_zone: dict[str, tuple[ShowcaseAnswer, ...]] = field(default_factory=dict)
     _windows: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
     _summary: ProgramPart | None = None
+    _due_by_zone: dict[str, datetime] = field(default_factory=dict)
+    _tomorrow_cache: dict[tuple[tuple[int, ...], str], TomorrowPart | None] = field(
+        default_factory=dict
+    )
+    _unit_cache: dict[int, UnitProgress] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -528,7 +533,12 @@ class DigestDay:
     def due_at(self, recipient: Recipient) -> datetime | None:
         if self.slot_time is None:
             return None
-        return contact_instant(self.day.date, self.slot_time, recipient.time_zone)
+        found = self._due_by_zone.get(recipient.time_zone)
+        if found is None:
+            found = self._due_by_zone[recipient.time_zone] = contact_instant(
+                self.day.date, self.slot_time, recipient.time_zone
+            )
+        return found
 
     def showcase_for(self, time_zone: str) -> tuple[ShowcaseAnswer, ...]:
         """The day's best consented answers graded on the day in this zone, one per author."""
@@ -569,13 +579,15 @@ class DigestDay:
         total, rank, previous = self.standings.get(pid, (Decimal(0), None, None))
         unit = None
         if r.unit_id is not None:
-            unit = UnitProgress(
-                name=self.unit_names.get(r.unit_id, ""),
-                members=self.unit_members.get(r.unit_id, 0),
-                answered_today=self.unit_answered.get(r.unit_id, 0),
-                rank=self.team_ranks.get(r.unit_id),
-                units=len(self.team_ranks),
-            )
+            unit = self._unit_cache.get(r.unit_id)
+            if unit is None:
+                unit = self._unit_cache[r.unit_id] = UnitProgress(
+                    name=self.unit_names.get(r.unit_id, ""),
+                    members=self.unit_members.get(r.unit_id, 0),
+                    answered_today=self.unit_answered.get(r.unit_id, 0),
+                    rank=self.team_ranks.get(r.unit_id),
+                    units=len(self.team_ranks),
+                )
         return ParticipantPart(
             opened_today=self.opened.get(pid, 0),
             answered_today=self.answered.get(pid, 0),
@@ -608,17 +620,24 @@ class DigestDay:
         )
 
     def _tomorrow(self, r: Recipient) -> TomorrowPart | None:
+        # The same for everyone with the same tracks in the same zone: built once.
+        key = (r.track_ids, r.time_zone)
+        if key not in self._tomorrow_cache:
+            self._tomorrow_cache[key] = self._tomorrow_of(r.track_ids, r.time_zone)
+        return self._tomorrow_cache[key]
+
+    def _tomorrow_of(self, own_tracks: tuple[int, ...], time_zone: str) -> TomorrowPart | None:
         if self.next_day is None:
             return None
-        track_ids = r.track_ids or tuple(sorted(self.tomorrow_first))
+        track_ids = own_tracks or tuple(sorted(self.tomorrow_first))
         titles: list[str] = []
         for t in track_ids:
             titles.extend(x for x in self.tomorrow_titles.get(t, ()) if x not in titles)
         firsts = [self.tomorrow_first[t] for t in track_ids if t in self.tomorrow_first]
         first_at = None
         if firsts:
-            instant = contact_instant(self.next_day.date, min(firsts), r.time_zone)
-            first_at = instant.astimezone(zone(r.time_zone))
+            instant = contact_instant(self.next_day.date, min(firsts), time_zone)
+            first_at = instant.astimezone(zone(time_zone))
         return TomorrowPart(
             date=self.next_day.date,
             day_index=self.next_day.index,
@@ -626,6 +645,13 @@ class DigestDay:
             more=max(len(titles) - TOMORROW_TITLES, 0),
             first_at=first_at,
         )
+
+    def _showcase_without(self, r: Recipient) -> tuple[ShowcaseAnswer, ...]:
+        """The zone's best answers, minus the person's own (nobody is their own example)."""
+        answers = self.showcase_for(r.time_zone)
+        if any(a.author_id == r.person_id for a in answers):
+            return tuple(a for a in answers if a.author_id != r.person_id)
+        return answers
 
     def content_for(self, r: Recipient) -> DigestContent:
         participant = self._participant(r) if r.track_ids else None
@@ -652,11 +678,7 @@ class DigestDay:
             day_index=self.day.index,
             due_at=self.due_at(r),
             participant=participant,
-            showcase=tuple(
-                a for a in self.showcase_for(r.time_zone) if a.author_id != r.person_id
-            )
-            if participant is not None
-            else (),
+            showcase=self._showcase_without(r) if participant is not None else (),
             tomorrow=self._tomorrow(r),
             team=self._team(team_members) if team_members else None,
             queue=queue,

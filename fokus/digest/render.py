@@ -8,6 +8,9 @@ times are on the person's wall clock.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -15,8 +18,8 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import get_language, gettext
+from django.utils.translation import ngettext as django_ngettext
 
 from fokus.digest.queries import (
     DigestContent,
@@ -46,6 +49,38 @@ class DigestMessage:
             "html": self.html,
             "buttons": self.buttons,
         }
+
+
+# gettext walks a chain of catalogues per call; a batch asks the same ~30 messages
+# 100,000 times, so translations are remembered per (language, message).
+_TRANSLATED: dict[tuple[str | None, str], str] = {}
+_TRANSLATED_PLURAL: dict[tuple[str | None, str, int], str] = {}
+# Sections that are the same for many people, worded once per language.
+_SHOWCASE_LINES: dict[tuple[str | None, tuple[Any, ...]], list[str]] = {}
+_TOMORROW: dict[tuple[str | None, Any], tuple[str, list[str]]] = {}
+_BUTTONS: dict[tuple[Any, ...], list[list[dict[str, str]]]] = {}
+
+
+# The language being rendered: get_language() costs more than the lookup it keys.
+_rendering: ContextVar[str | None] = ContextVar("digest_rendering_language", default=None)
+
+
+def _(message: str) -> str:
+    key = (_rendering.get() or get_language(), message)
+    found = _TRANSLATED.get(key)
+    if found is None:
+        found = _TRANSLATED[key] = gettext(message)
+    return found
+
+
+def ngettext(singular: str, plural: str, number: int) -> str:
+    key = (_rendering.get() or get_language(), singular, number)
+    found = _TRANSLATED_PLURAL.get(key)
+    if found is None:
+        if len(_TRANSLATED_PLURAL) > 10_000:  # numbers are unbounded; keep the memo small
+            _TRANSLATED_PLURAL.clear()
+        found = _TRANSLATED_PLURAL[key] = django_ngettext(singular, plural, number)
+    return found
 
 
 def language_of(content: DigestContent) -> str:
@@ -127,6 +162,17 @@ def _participant_lines(p: ParticipantPart) -> list[str]:
 
 
 def _showcase_lines(content: DigestContent) -> list[str]:
+    # Most people of a zone see the same answers: word them once per language.
+    key = (_rendering.get() or get_language(), content.showcase)
+    found = _SHOWCASE_LINES.get(key)
+    if found is None:
+        if len(_SHOWCASE_LINES) > 1000:
+            _SHOWCASE_LINES.clear()
+        found = _SHOWCASE_LINES[key] = _showcase_lines_of(content)
+    return found
+
+
+def _showcase_lines_of(content: DigestContent) -> list[str]:
     return [
         _("“%(task)s” — %(author)s (%(grade)d/%(max)d): %(excerpt)s")
         % {
@@ -184,6 +230,16 @@ def _summary_lines(s: ProgramPart) -> list[str]:
     ]
 
 
+def _tomorrow_section(t: TomorrowPart) -> tuple[str, list[str]]:
+    key = (_rendering.get() or get_language(), t)
+    found = _TOMORROW.get(key)
+    if found is None:
+        if len(_TOMORROW) > 1000:
+            _TOMORROW.clear()
+        found = _TOMORROW[key] = (_tomorrow_heading(t), _tomorrow_lines(t))
+    return found
+
+
 def _tomorrow_heading(t: TomorrowPart) -> str:
     heading = _("Next: day %(index)d, %(date)s") % {
         "index": t.day_index, "date": t.date.strftime("%d.%m"),
@@ -213,11 +269,23 @@ def _sections(content: DigestContent) -> list[tuple[str, list[str]]]:
     if content.summary is not None:
         sections.append((_("The program today"), _summary_lines(content.summary)))
     if content.tomorrow is not None and (content.tomorrow.titles or content.participant):
-        sections.append((_tomorrow_heading(content.tomorrow), _tomorrow_lines(content.tomorrow)))
+        sections.append(_tomorrow_section(content.tomorrow))
     return sections
 
 
 def _buttons(content: DigestContent) -> list[list[dict[str, str]]]:
+    key = (
+        _rendering.get() or get_language(), content.program_slug,
+        content.participant is not None, content.queue is not None and content.queue.waiting > 0,
+    )
+    found = _BUTTONS.get(key)
+    if found is None:
+        found = _BUTTONS[key] = _buttons_of(content)
+    # A copy: payloads must not share mutable rows.
+    return [list(row) for row in found]
+
+
+def _buttons_of(content: DigestContent) -> list[list[dict[str, str]]]:
     base = settings.FOKUS_PUBLIC_URL.rstrip("/")
     row: list[dict[str, str]] = []
     if content.participant is not None:
@@ -229,14 +297,25 @@ def _buttons(content: DigestContent) -> list[list[dict[str, str]]]:
     return [row] if row else []
 
 
+@contextmanager
+def rendering_in(language: str) -> Iterator[None]:
+    """Activate `language` for a run of renders (and key the translation memo by it)."""
+    with translation.override(language):
+        token = _rendering.set(language)
+        try:
+            yield
+        finally:
+            _rendering.reset(token)
+
+
 def digest_render(content: DigestContent) -> DigestMessage:
     """The message in the person's language."""
-    with translation.override(language_of(content)):
+    with rendering_in(language_of(content)):
         return digest_render_active(content)
 
 
 def digest_render_active(content: DigestContent) -> DigestMessage:
-    """The message in the active language (batches switch once per language)."""
+    """The message in the active language (batches enter `rendering_in` once per language)."""
     subject = _("%(program)s: day %(index)d digest") % {
         "program": content.program_title, "index": content.day_index,
     }
@@ -249,9 +328,10 @@ def digest_render_active(content: DigestContent) -> DigestMessage:
     text_parts = [f"{subject}\n{greeting}"]
     html_parts = [f"<p>{html.escape(greeting)}</p>"]
     for heading, lines in sections:
-        text_parts.append("\n".join([heading, *(f"• {line}" for line in lines)]))
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-        html_parts.append(f"<h3>{html.escape(heading)}</h3><ul>{items}</ul>")
+        text_parts.append(heading + "\n• " + "\n• ".join(lines) if lines else heading)
+        # One escape per section: lines never contain a newline (texts are flattened).
+        items = html.escape("\n".join(lines)).replace("\n", "</li><li>")
+        html_parts.append(f"<h3>{html.escape(heading)}</h3><ul><li>{items}</li></ul>")
     if not sections:
         nothing = _("Nothing to report for this day.")
         text_parts.append(nothing)

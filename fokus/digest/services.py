@@ -8,12 +8,13 @@ two beats or a retried task never make a second digest.
 
 from __future__ import annotations
 
+import json
 import time as timer
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from django.db import transaction
-from django.utils import translation
+from django.db import connection, transaction
 
 from fokus.core import clock
 from fokus.delivery.models import (
@@ -32,7 +33,12 @@ from fokus.digest.queries import (
     digest_contact_point,
     digest_slot_time,
 )
-from fokus.digest.render import DigestMessage, digest_render_active, language_of
+from fokus.digest.render import (
+    DigestMessage,
+    digest_render_active,
+    language_of,
+    rendering_in,
+)
 from fokus.people.models import Person
 from fokus.programs.models import LearningDay, Program, SlotKind
 from fokus.programs.schedule import contact_instant
@@ -99,7 +105,7 @@ def digest_messages(
         by_language.setdefault(r.language or "ru", []).append(r)
     messages: dict[int, DigestMessage] = {}
     for language, group in by_language.items():
-        with translation.override(language):
+        with rendering_in(language):
             for r in group:
                 content = data.content_for(r)
                 assert language_of(content) == language
@@ -174,12 +180,49 @@ def digest_prepare(
         if r.person_id in channels
     ]
     result.unreachable = len(due) - len(rows)
-    with transaction.atomic():
-        for start in range(0, len(rows), BATCH):
-            Delivery.objects.bulk_create(rows[start : start + BATCH], ignore_conflicts=True)
+    outbox_insert(rows)
     result.prepared = len(rows)
     result.enqueue_seconds = timer.perf_counter() - started
     return result
+
+
+def outbox_insert(rows: list[Delivery]) -> None:
+    """Insert outbox rows, skipping any that exist (same person, contact point, channel).
+
+    PostgreSQL gets them by COPY into a temporary table and one INSERT ... ON CONFLICT DO
+    NOTHING: 100,000 rows of ~2 kB payloads in seconds, where bulk_create spends most
+    of its time quoting JSON into arrays. Other databases use bulk_create.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            for start in range(0, len(rows), BATCH):
+                Delivery.objects.bulk_create(rows[start : start + BATCH], ignore_conflicts=True)
+        return
+    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    table = quote(Delivery._meta.db_table)
+    columns = ", ".join(quote(f.column or f.attname) for f in fields)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE digest_outbox ON COMMIT DROP AS "  # noqa: S608 (names only)
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY digest_outbox ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([_copy_value(f, row) for f in fields])
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM digest_outbox "  # noqa: S608
+            f"ON CONFLICT DO NOTHING"
+        )
+
+
+def _copy_value(field: Any, row: Delivery) -> Any:
+    value = field.pre_save(row, True)  # fills created_at (auto_now_add)
+    if field.attname == "payload":
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def digest_prepare_due(now: datetime) -> dict[str, PrepareResult]:

@@ -256,23 +256,25 @@ def test_preparation_puts_each_digest_in_the_outbox_at_18_on_the_own_clock(day: 
 
 
 def test_preparation_is_idempotent(day: Seed) -> None:
+    digests = Delivery.objects.filter(kind=DeliveryKind.DIGEST)
     first = digest_prepare(day.program, DAY1, BEFORE_DIGEST)
-    count = Delivery.objects.count()
+    count = digests.count()
     assert first.prepared == count > 0
     second = digest_prepare(day.program, DAY1, BEFORE_DIGEST)
     assert (second.due, second.prepared) == (0, 0)
-    assert Delivery.objects.count() == count
+    assert digests.count() == count
     # The job's own window finds nothing more to do either.
     services.digest_prepare_due(BEFORE_DIGEST)
-    assert Delivery.objects.count() == count
+    assert digests.count() == count
 
 
 def test_the_job_prepares_only_digests_due_soon(day: Seed) -> None:
+    digests = Delivery.objects.filter(kind=DeliveryKind.DIGEST)
     assert services.digest_prepare_due(VLADIVOSTOK_18 - dt.timedelta(hours=1)) == {}
-    assert not Delivery.objects.exists()
+    assert not digests.exists()
     results = services.digest_prepare_due(VLADIVOSTOK_18 - dt.timedelta(minutes=10))
-    assert sum(r.prepared for r in results.values()) == Delivery.objects.count() > 0
-    assert not Delivery.objects.filter(person=day["c4"]).exists()
+    assert sum(r.prepared for r in results.values()) == digests.count() > 0
+    assert not digests.filter(person=day["c4"]).exists()
 
 
 def test_no_digest_on_a_day_that_is_not_a_learning_day(day: Seed) -> None:
