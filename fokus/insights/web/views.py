@@ -91,10 +91,10 @@ class _Numbers:
         self.group = str(formats.get_format("THOUSAND_SEPARATOR"))
         self.decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
 
-    def int(self, value: int) -> str:
+    def whole(self, value: int) -> str:
         return f"{value:,}".replace(",", self.group)
 
-    def float(self, value: float | None, digits: int = 1) -> str:
+    def decimal_text(self, value: float | None, digits: int = 1) -> str:
         if value is None:
             return "—"
         return f"{value:,.{digits}f}".replace(",", "\x00").replace(".", self.decimal).replace(
@@ -105,12 +105,12 @@ def _group_rows(groups: list[queries.GroupRow], *, with_city: bool) -> SafeStrin
     n = _Numbers()
     if with_city:
         return format_html_join("", "<tr><td>{}</td><td>{}</td>" + _CELLS + "</tr>", (
-            (g.name or "—", g.city, n.int(g.enrolled), n.int(g.started), n.int(g.completed),
-             round(100 * g.completion_share), n.int(g.answered), n.int(g.graded))
+            (g.name or "—", g.city, n.whole(g.enrolled), n.whole(g.started), n.whole(g.completed),
+             round(100 * g.completion_share), n.whole(g.answered), n.whole(g.graded))
             for g in groups))
     return format_html_join("", "<tr><td>{}</td>" + _CELLS + "</tr>", (
-        (g.name or "—", n.int(g.enrolled), n.int(g.started), n.int(g.completed),
-         round(100 * g.completion_share), n.int(g.answered), n.int(g.graded))
+        (g.name or "—", n.whole(g.enrolled), n.whole(g.started), n.whole(g.completed),
+         round(100 * g.completion_share), n.whole(g.answered), n.whole(g.graded))
         for g in groups))
 
 
@@ -121,8 +121,8 @@ def _activity_rows(rows: list[queries.ActivityRow]) -> SafeString:
     n = _Numbers()
     return format_html_join("", "<tr><td>{}</td><td>{}</td>" + '<td class="num">{}</td>' * 4
                             + "</tr>", (
-        (formats.date_format(r.day, "SHORT_DATE_FORMAT"), r.slot, n.int(r.opened),
-         n.int(r.answered), n.int(r.graded), n.float(r.turnaround_hours))
+        (formats.date_format(r.day, "SHORT_DATE_FORMAT"), r.slot, n.whole(r.opened),
+         n.whole(r.answered), n.whole(r.graded), n.decimal_text(r.turnaround_hours))
         for r in rows))
 
 
