@@ -39,12 +39,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import Case, Count, F, IntegerField, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.tasks import task
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from fokus.core import clock
+from fokus.delivery.links import LinkTarget, link_url
 from fokus.delivery.models import (
     PRIORITY,
     Channel,
@@ -186,6 +190,7 @@ class Recipient:
     quiet_from: time | None = None
     quiet_until: time | None = None
     mute_reminders: bool = False
+    language: str = ""
 
 
 def _recipients(program: Program, *, time_zone: str | None = None) -> dict[int, Recipient]:
@@ -201,12 +206,12 @@ def _recipients(program: Program, *, time_zone: str | None = None) -> dict[int, 
         enrollments = enrollments.filter(person__time_zone=time_zone)
     people: dict[int, Recipient] = {}
     emails: dict[int, bool] = {}
-    for person_id, track_id, tz, email in enrollments.values_list(
-        "person_id", "track_id", "person__time_zone", "person__email"
+    for person_id, track_id, tz, email, language in enrollments.values_list(
+        "person_id", "track_id", "person__time_zone", "person__email", "person__language"
     ):
         found = people.get(person_id)
         if found is None:
-            found = people[person_id] = Recipient(person_id, tz)
+            found = people[person_id] = Recipient(person_id, tz, language=language)
             emails[person_id] = bool(email)
         found.tracks.append(track_id)
     if not people:
@@ -631,6 +636,7 @@ def _plan_reminder(
     all_tasks = {t for tasks in wanted.values() for t in tasks}
     answered = _answered(_participants_in_zone(program, time_zone), all_tasks)
     point = reminder_contact_point(program.pk, day.date, slot.local_time, offset)
+    titles = dict(Task.objects.filter(pk__in=all_tasks).values_list("pk", "title"))
     rows: list[_Row] = []
     for person_id, tasks in wanted.items():
         open_tasks = [t for t in tasks if (person_id, t) not in answered]
@@ -643,6 +649,8 @@ def _plan_reminder(
         payload = json.dumps({
             "tasks": open_tasks, "day_index": day.index, "slot": f"{slot.local_time:%H:%M}",
             "offset_minutes": offset,
+            **_reminder_message(program, day, person_id, recipient.language,
+                                [titles[t] for t in open_tasks], open_tasks),
         })
         if due is None:
             rows.append(_Row(person_id, DeliveryKind.REMINDER, point, recipient.channel, when,
@@ -661,6 +669,31 @@ def _plan_reminder(
             day=day.date, time_zone=time_zone, people=[p for p in candidates if p in wanted],
         )
     return created, skipped
+
+
+def _reminder_message(
+    program: Program, day: LearningDay, person_id: int, language: str,
+    titles: list[str], task_ids: list[int],
+) -> dict[str, Any]:
+    """The prepared text and buttons of a reminder (the dispatcher sends them as they are),
+    in the person's language, with their own signed links to the tasks."""
+    with translation.override(language or django_settings.LANGUAGE_CODE):
+        heading = _("%(program)s · day %(index)s") % {"program": program.title, "index": day.index}
+        if len(titles) == 1:
+            body = _("Your answer to the task “%(title)s” is still missing. "
+                     "It takes a few minutes, and your curator will reply.") % {"title": titles[0]}
+        else:
+            body = _("Your answers to these tasks are still missing:") + "\n" + "\n".join(
+                f"• {t}" for t in titles
+            )
+        subject = _("Reminder: %(title)s") % {"title": titles[0]}
+        label = _("Answer the task")
+        buttons = [
+            [{"text": label if len(titles) == 1 else f"{label}: {title}"[:60],
+              "url": link_url(person_id=person_id, target=LinkTarget.TASK, object_id=task_id)}]
+            for task_id, title in zip(task_ids, titles, strict=True)
+        ]
+    return {"subject": subject, "text": f"{heading}\n\n{body}", "buttons": buttons}
 
 
 def delivery_reminders_cancel(*, person_id: int, task_ids: Iterable[int]) -> int:

@@ -90,6 +90,10 @@ def test_a_reminder_comes_four_hours_later_for_unanswered_tasks_only(
         assert reminder.status == DeliveryStatus.PLANNED
         assert reminder.payload["tasks"] == [t.pk for t in tasks]
         assert reminder.contact_point == reminder_contact_point(marathon.pk, DAY1, time(10), 240)
+        # A prepared message the dispatcher sends as it is, with a link to each task.
+        assert tasks[0].title in reminder.payload["text"]
+        assert [len(row) for row in reminder.payload["buttons"]] == [1] * len(tasks)
+        assert "/l/" in reminder.payload["buttons"][0][0]["url"]
     # Planning again (the next minute) adds nothing.
     assert delivery_plan_reminders(SHORTLY_BEFORE).planned == 0
 
