@@ -40,6 +40,7 @@ from fokus.delivery.channels.telegram import chats_of, outgoing_message, send_te
 from fokus.delivery.models import Channel, Delivery, DeliveryStatus
 from fokus.delivery.rendering import PayloadError, RenderCache, RenderedMessage, render_delivery
 from fokus.delivery.services import delivery_channels_for, delivery_enqueue
+from fokus.telegram.client import TelegramClient
 from fokus.telegram.models import TelegramBot, TelegramChat
 from fokus.telegram.sender import ErrorKind, OutgoingMessage, SendResult
 
@@ -50,6 +51,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "STALE_CLAIM_AFTER",
     "DispatchRun",
+    "TelegramClients",
     "delivery_claim_due",
     "delivery_dispatch_all",
     "delivery_dispatch_due",
@@ -57,9 +59,9 @@ __all__ = [
     "retry_delay",
 ]
 
-# A batch is sent within seconds (240 Telegram messages take 8 s at 30/s), far inside
+# A batch is sent within seconds (600 Telegram messages take 20 s at 30/s), far inside
 # the stale timeout, so a live worker's claim is never taken from it.
-CLAIM_BATCH = 240
+CLAIM_BATCH = 600
 STALE_CLAIM_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
 RETRY_BASE = timedelta(minutes=1)
@@ -142,30 +144,33 @@ def delivery_dispatch_due(
     limit: int = CLAIM_BATCH,
     worker: str = "",
     sender_options: dict[str, Any] | None = None,
+    clients: TelegramClients | None = None,
 ) -> DispatchRun:
-    """Claim one batch of due deliveries and send it; return what happened."""
+    """Claim one batch of due deliveries and send it; return what happened.
+
+    `clients`: Telegram connections kept across batches (delivery_dispatch_all); one is
+    opened and closed here otherwise.
+    """
     as_of = now or clock.now()
     worker = worker or "dispatch"
     claimed = delivery_claim_due(now=as_of, limit=limit, worker=worker)
     run = DispatchRun(claimed=len(claimed))
     if not claimed:
         return run
-    batch = _Batch(run=run, worker=worker)
-    cache = RenderCache()
-    cache.load(claimed)
-    telegram: list[tuple[Delivery, RenderedMessage]] = []
-    email: list[tuple[Delivery, RenderedMessage]] = []
-    for delivery in claimed:
-        try:
-            rendered = render_delivery(delivery, cache)
-        except PayloadError as error:
-            batch.failed(delivery, f"cannot render: {error}")
-            continue
-        (telegram if delivery.channel == Channel.TELEGRAM else email).append((delivery, rendered))
-    if telegram:
-        batch.send_telegram(telegram, sender_options or {})
-    if email:
-        batch.send_email(email)
+    batch = _Batch(run=run, worker=worker, cache=RenderCache())
+    batch.cache.load(claimed)
+    telegram = [d for d in claimed if d.channel == Channel.TELEGRAM]
+    email = [d for d in claimed if d.channel != Channel.TELEGRAM]
+    own = clients is None
+    active = clients if clients is not None else TelegramClients()
+    try:
+        if telegram:
+            batch.send_telegram(telegram, sender_options or {}, active)
+        if email:
+            batch.send_email(email)
+    finally:
+        if own:
+            active.close()
     return run
 
 
@@ -175,22 +180,56 @@ def delivery_dispatch_all(
 ) -> DispatchRun:
     """Dispatch batch after batch until nothing is due (as of each batch's start)."""
     total = DispatchRun()
-    for _ in range(max_batches):
-        run = delivery_dispatch_due(
-            now=clock.now(), limit=limit, worker=worker, sender_options=sender_options
-        )
-        total.add(run)
-        if not run.claimed:
-            break
+    clients = TelegramClients()
+    try:
+        for _ in range(max_batches):
+            run = delivery_dispatch_due(
+                now=clock.now(), limit=limit, worker=worker, sender_options=sender_options,
+                clients=clients,
+            )
+            total.add(run)
+            if not run.claimed:
+                break
+    finally:
+        clients.close()
     return total
+
+
+class TelegramClients:
+    """One open Bot API connection per bot token, reused batch after batch: a new
+    client would open its connection (and warm up) again for every batch."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, TelegramClient] = {}
+
+    def for_bot(self, bot: TelegramBot) -> TelegramClient:
+        client = self._clients.get(bot.token)
+        if client is None:
+            client = self._clients[bot.token] = TelegramClient(bot.token)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
 
 class _Batch:
     """Records the outcomes of one claimed batch, each as soon as it is known."""
 
-    def __init__(self, *, run: DispatchRun, worker: str) -> None:
+    def __init__(self, *, run: DispatchRun, worker: str, cache: RenderCache) -> None:
         self.run = run
         self.worker = worker
+        self.cache = cache
+
+    def render(self, delivery: Delivery) -> RenderedMessage | None:
+        try:
+            return render_delivery(
+                delivery, self.cache, for_email=delivery.channel == Channel.EMAIL
+            )
+        except PayloadError as error:
+            self.failed(delivery, f"cannot render: {error}")
+            return None
 
     # -- recording --
 
@@ -250,13 +289,14 @@ class _Batch:
     # -- channels --
 
     def send_telegram(
-        self, items: list[tuple[Delivery, RenderedMessage]], sender_options: dict[str, Any]
+        self, deliveries: list[Delivery], sender_options: dict[str, Any],
+        clients: TelegramClients,
     ) -> None:
-        chats = chats_of(delivery.person_id for delivery, _ in items)
-        by_id = {delivery.pk: delivery for delivery, _ in items}
-        per_bot: dict[int, list[OutgoingMessage]] = defaultdict(list)
+        chats = chats_of(delivery.person_id for delivery in deliveries)
+        by_id = {delivery.pk: delivery for delivery in deliveries}
+        per_bot: dict[int, list[tuple[Delivery, TelegramChat]]] = defaultdict(list)
         bots: dict[int, TelegramBot] = {}
-        for delivery, rendered in items:
+        for delivery in deliveries:
             chat: TelegramChat | None = chats.get(delivery.person_id)
             if chat is None or not chat.is_reachable:
                 self.fall_back_to_email(
@@ -265,18 +305,26 @@ class _Batch:
                 )
                 continue
             bots[chat.bot_id] = chat.bot
-            per_bot[chat.bot_id].append(
-                outgoing_message(delivery_id=delivery.pk, rendered=rendered, chat=chat)
-            )
-        for bot_id, messages in per_bot.items():
-            for result in self._results(bots[bot_id], messages, sender_options):
+            per_bot[chat.bot_id].append((delivery, chat))
+        for bot_id, items in per_bot.items():
+            bot = bots[bot_id]
+            options = {"lookahead": 64, "client": clients.for_bot(bot), **sender_options}
+            for result in self._results(bot, self._messages(items), options):
                 self._telegram_outcome(by_id[result.message.reference], result)
 
+    def _messages(self, items: list[tuple[Delivery, TelegramChat]]) -> Iterator[OutgoingMessage]:
+        # Rendered as the sender asks for them (it looks `lookahead` messages ahead), so
+        # sending starts at once and rendering fills the waits of the rate limit.
+        for delivery, chat in items:
+            rendered = self.render(delivery)
+            if rendered is not None:
+                yield outgoing_message(delivery_id=delivery.pk, rendered=rendered, chat=chat)
+
     def _results(
-        self, bot: TelegramBot, messages: list[OutgoingMessage], sender_options: dict[str, Any]
+        self, bot: TelegramBot, messages: Iterator[OutgoingMessage], options: dict[str, Any]
     ) -> Iterator[SendResult]:
         try:
-            yield from send_telegram(bot, messages, **sender_options)
+            yield from send_telegram(bot, messages, **options)
         except Exception:
             # The sender sorts every Telegram error itself; this is a bug or a broken
             # event loop. Its unfinished messages stay SENDING and are reclaimed.
@@ -298,20 +346,23 @@ class _Batch:
         else:
             self.failed(delivery, error)
 
-    def send_email(self, items: list[tuple[Delivery, RenderedMessage]]) -> None:
-        ready: list[tuple[Delivery, RenderedMessage]] = []
-        for delivery, rendered in items:
-            if Channel.EMAIL not in delivery_channels_for(delivery.person):
-                self.skipped(delivery, "e-mail: no address, or the person unsubscribed")
-                continue
-            ready.append((delivery, rendered))
+    def send_email(self, deliveries: list[Delivery]) -> None:
         try:
-            for outcome in send_emails(ready):
+            for outcome in send_emails(self._emails(deliveries)):
                 self._email_outcome(outcome)
         except Exception:
             # Building a message failed (a template bug): the rest stay SENDING and are
             # reclaimed after the stale timeout rather than lost.
             logger.exception("delivery: sending e-mail stopped")
+
+    def _emails(self, deliveries: list[Delivery]) -> Iterator[tuple[Delivery, RenderedMessage]]:
+        for delivery in deliveries:
+            if Channel.EMAIL not in delivery_channels_for(delivery.person):
+                self.skipped(delivery, "e-mail: no address, or the person unsubscribed")
+                continue
+            rendered = self.render(delivery)
+            if rendered is not None:
+                yield delivery, rendered
 
     def _email_outcome(self, outcome: EmailOutcome) -> None:
         if outcome.ok:

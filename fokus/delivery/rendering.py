@@ -162,14 +162,20 @@ def person_language(person: Person) -> str:
     return person.language or settings.LANGUAGE_CODE
 
 
-def render_delivery(delivery: Delivery, cache: RenderCache | None = None) -> RenderedMessage:
-    """What `delivery` says, in its person's language and time zone."""
+def render_delivery(
+    delivery: Delivery, cache: RenderCache | None = None, *, for_email: bool = True
+) -> RenderedMessage:
+    """What `delivery` says, in its person's language and time zone.
+
+    `for_email=False` leaves out what only an e-mail carries (the HTML body, the .ics):
+    a Telegram drop renders thousands of messages while the rate limit waits.
+    """
     person = delivery.person
     with translation.override(person_language(person)), timezone.override(
         zone(person.time_zone)
     ):
         if delivery.kind == DeliveryKind.LESSON:
-            rendered = _render_lesson(delivery, cache or RenderCache())
+            rendered = _render_lesson(delivery, cache or RenderCache(), for_email=for_email)
         else:
             rendered = _render_prepared_only(delivery)
         _apply_prepared(rendered, delivery.payload)
@@ -185,7 +191,7 @@ def _minutes(count: int) -> str:
     return ngettext("%(count)d minute", "%(count)d minutes", count) % {"count": count}
 
 
-def _render_lesson(delivery: Delivery, cache: RenderCache) -> RenderedMessage:
+def _render_lesson(delivery: Delivery, cache: RenderCache, *, for_email: bool) -> RenderedMessage:
     person = delivery.person
     materials = cache.materials_of(delivery)
     tasks = cache.tasks_of(delivery)
@@ -232,24 +238,29 @@ def _render_lesson(delivery: Delivery, cache: RenderCache) -> RenderedMessage:
         "program": program.title, "index": day_index,
         "title": (materials or tasks)[0].title,
     }
-    body_html = render_to_string("delivery/email/lesson.html", {
-        "heading": heading,
-        "materials": [
-            {"title": m.title, "minutes": _minutes(m.minutes), "url": url,
-             "intro": mark_safe(render_markdown(_first_paragraph(m.body)))}  # noqa: S308 - nh3
-            for m, url in material_links
-        ],
-        "tasks": [{"title": t.title, "url": url} for t, url in task_links],
-        "total_minutes": _minutes(total_minutes) if total_minutes else "",
-    })
-    return RenderedMessage(
+    rendered = RenderedMessage(
         subject=subject,
         text="\n".join(text_lines).strip() + "\n",
         telegram_html="\n".join(lines).strip(),
-        html=mark_safe(body_html),  # noqa: S308 - our template, autoescaped
+        html=mark_safe(""),
         buttons=buttons,
-        attachments=[_lesson_ics(delivery, program, materials, tasks, day_index)],
     )
+    if for_email:
+        rendered.html = mark_safe(render_to_string(  # noqa: S308 - our template, autoescaped
+            "delivery/email/lesson.html", {
+                "heading": heading,
+                "materials": [
+                    {"title": m.title, "minutes": _minutes(m.minutes), "url": url,
+                     "intro": mark_safe(  # noqa: S308 - sanitised by nh3
+                         render_markdown(_first_paragraph(m.body)))}
+                    for m, url in material_links
+                ],
+                "tasks": [{"title": t.title, "url": url} for t, url in task_links],
+                "total_minutes": _minutes(total_minutes) if total_minutes else "",
+            },
+        ))
+        rendered.attachments.append(_lesson_ics(delivery, program, materials, tasks, day_index))
+    return rendered
 
 
 def _shorten(text: str, limit: int) -> str:
