@@ -1,8 +1,9 @@
 """Announcements: a title, Markdown text and an optional image sent to an audience.
 
 The audience is everyone active in the organisation, narrowed to a program's enrolled
-people and/or one unit. Sending puts one outbox row per person and reachable channel
-(fokus.delivery); `sent_at` marks that it happened, so a second click sends nothing.
+people and/or one unit. Sending sets `sent_at` once (a second click sends nothing), then
+a task puts one outbox row per person and reachable channel (fokus.delivery) and sets
+`planned_at`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Announcement(models.Model):
     created_at = models.DateTimeField(_("created at"))
     updated_at = models.DateTimeField(_("updated at"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Every message is in the outbox (planning runs as a background task after sending).
+    planned_at = models.DateTimeField(_("planned at"), null=True, blank=True)
     sent_by = models.ForeignKey(
         Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("sent by"),

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from fokus.announcements.models import Announcement
 from fokus.announcements.qr import qr_png
 from fokus.announcements.queries import announcement_audience
+from fokus.core import clock
 from fokus.core.models import Organization
 from fokus.delivery.models import Channel, DeliveryKind
 from fokus.delivery.services import delivery_channels_for, delivery_enqueue
@@ -179,51 +180,90 @@ def _bound_to_telegram(person_ids: list[int]) -> set[int]:
 
 
 @transaction.atomic
+def announcement_send_request(
+    announcement: Announcement, now: dt.datetime, *, by: Person | None = None
+) -> bool:
+    """Mark the announcement sent, once: a conditional UPDATE, so a double click or two
+    editors claim it only once. Returns whether this call did; the caller then runs
+    `announcement_plan` (as a task, fokus.announcements.tasks)."""
+    claimed = Announcement.objects.filter(pk=announcement.pk, sent_at=None).update(
+        sent_at=now, sent_by=by
+    )
+    announcement.refresh_from_db(fields=["sent_at", "sent_by", "planned_at"])
+    return bool(claimed)
+
+
+PLAN_CHUNK = 500
+
+
+def announcement_plan(announcement_id: int) -> SendResult:
+    """Put a sent announcement into the outbox for its whole audience, due `sent_at`.
+
+    Chunks of PLAN_CHUNK people, each in its own transaction, so a large audience never
+    holds the database's write lock for long. Idempotent: the outbox's unique key
+    (person, contact point, channel) returns rows that exist, so running it again after
+    a crash completes the rest. Sets `planned_at` at the end.
+    """
+    announcement = Announcement.objects.select_related("organization", "program").get(
+        pk=announcement_id
+    )
+    if announcement.sent_at is None:
+        raise AnnouncementError("the announcement has not been sent")
+    due_at = announcement.sent_at
+    bot = telegram_bot_resolve(organization=announcement.organization)
+    bot_username = bot.username if bot is not None else ""
+    image = _image_bytes(announcement)
+    body_html = render_markdown(announcement.text)
+    person_ids = list(announcement_audience(announcement).values_list("pk", flat=True))
+    deliveries = unreachable = 0
+    for start in range(0, len(person_ids), PLAN_CHUNK):
+        chunk = person_ids[start:start + PLAN_CHUNK]
+        with transaction.atomic():
+            people = list(Person.objects.filter(pk__in=chunk).order_by("pk"))
+            bound = _bound_to_telegram(chunk)
+            for person in people:
+                count = _plan_person(
+                    announcement, person, due_at=due_at, body_html=body_html, image=image,
+                    bot_username=bot_username if person.pk not in bound else "",
+                )
+                deliveries += count
+                unreachable += count == 0
+    Announcement.objects.filter(pk=announcement.pk).update(planned_at=clock.now())
+    return SendResult(people=len(person_ids), deliveries=deliveries, unreachable=unreachable)
+
+
+def _plan_person(
+    announcement: Announcement, person: Person, *, due_at: dt.datetime, body_html: str,
+    image: bytes | None, bot_username: str,
+) -> int:
+    """The person's outbox rows (one per reachable channel); how many there are."""
+    count = 0
+    with translation.override(person.language or settings.LANGUAGE_CODE):
+        for channel in delivery_channels_for(person):
+            if channel == Channel.EMAIL:
+                link = ""
+                if bot_username:
+                    token = telegram_bind_token_issue(person=person)
+                    link = deep_link(bot_username=bot_username, token=token.token)
+                payload = _email_payload(announcement, body_html, image, link)
+            else:
+                payload = _telegram_payload(announcement, body_html, image)
+            delivery = delivery_enqueue(
+                person=person, kind=DeliveryKind.ANNOUNCEMENT,
+                contact_point=announcement.contact_point, due_at=due_at, payload=payload,
+                program=announcement.program, channel=channel,
+            )
+            count += delivery is not None
+    return count
+
+
 def announcement_send(
     announcement: Announcement, now: dt.datetime, *, by: Person | None = None
 ) -> SendResult:
-    """Put the announcement into the outbox for its whole audience, once.
-
-    The row is locked and `sent_at` checked first, so a double click (or two
-    operators) sends nothing the second time; the outbox's unique key would also
-    refuse duplicates. Messages are due `now`; the dispatcher sends them.
-    """
-    locked = Announcement.objects.select_for_update().get(pk=announcement.pk)
-    people = list(announcement_audience(locked).select_related("organization"))
-    if locked.sent_at is not None:
-        announcement.sent_at = locked.sent_at
-        return SendResult(people=len(people), deliveries=0, unreachable=0, already_sent=True)
-    bot = telegram_bot_resolve(organization=locked.organization)
-    bot_username = bot.username if bot is not None else ""
-    image = _image_bytes(locked)
-    body_html = render_markdown(locked.text)
-    bound = _bound_to_telegram([p.pk for p in people])
-    created = unreachable = 0
-    for person in people:
-        channels = delivery_channels_for(person)
-        if not channels:
-            unreachable += 1
-            continue
-        language = person.language or settings.LANGUAGE_CODE
-        with translation.override(language):
-            for channel in channels:
-                if channel == Channel.EMAIL:
-                    link = ""
-                    if bot_username and person.pk not in bound:
-                        token = telegram_bind_token_issue(person=person)
-                        link = deep_link(bot_username=bot_username, token=token.token)
-                    payload = _email_payload(locked, body_html, image, link)
-                else:
-                    payload = _telegram_payload(locked, body_html, image)
-                delivery = delivery_enqueue(
-                    person=person, kind=DeliveryKind.ANNOUNCEMENT,
-                    contact_point=locked.contact_point, due_at=now, payload=payload,
-                    program=locked.program, channel=channel,
-                )
-                if delivery is not None:
-                    created += 1
-    locked.sent_at = now
-    locked.sent_by = by
-    locked.save(update_fields=["sent_at", "sent_by"])
-    announcement.sent_at, announcement.sent_by = locked.sent_at, locked.sent_by
-    return SendResult(people=len(people), deliveries=created, unreachable=unreachable)
+    """Send and plan in this process (tests, scripts); the page plans in a task."""
+    if not announcement_send_request(announcement, now, by=by):
+        people = announcement_audience(announcement).count()
+        return SendResult(people=people, deliveries=0, unreachable=0, already_sent=True)
+    result = announcement_plan(announcement.pk)
+    announcement.refresh_from_db(fields=["planned_at"])
+    return result

@@ -20,6 +20,7 @@ from fokus.core.tests.factories import World, build_world
 from fokus.delivery.models import Channel, Delivery, DeliveryKind, DeliveryPreference
 from fokus.people.models import Person, Role
 from fokus.programs.models import Enrollment
+from fokus.scheduler.background import run_pending_tasks
 from fokus.telegram.models import TelegramBindToken, TelegramBot, TelegramChat
 
 NOW = dt.datetime(2026, 3, 2, 6, 0, tzinfo=dt.UTC)
@@ -51,6 +52,14 @@ def _png(size: tuple[int, int] = (40, 30), mode: str = "RGB") -> bytes:
     return out.getvalue()
 
 
+def _send(client: Client, announcement_id: int, capture: Any) -> int:
+    """POST the confirmed send, then do the worker's part (the planning task)."""
+    with capture(execute=True):
+        response = client.post(f"/announcements/{announcement_id}/send/", {"confirm": "yes"})
+    run_pending_tasks()
+    return int(response.status_code)
+
+
 def _draft(world: World, **fields: Any) -> Announcement:
     values: dict[str, Any] = {
         "organization": world.organization, "by": world.people[Role.ADMIN],
@@ -69,7 +78,7 @@ def _draft(world: World, **fields: Any) -> Announcement:
     (Role.CURATOR, False), (Role.SUPERVISOR, False), (Role.VIEWER, False),
 ])
 def test_only_admins_and_the_ld_team_edit_announcements(
-    world: World, role: str, allowed: bool
+    world: World, role: str, allowed: bool, django_capture_on_commit_callbacks: Any
 ) -> None:
     draft = _draft(world)
     client = _client(world, role)
@@ -77,8 +86,8 @@ def test_only_admins_and_the_ld_team_edit_announcements(
             f"/announcements/{draft.pk}/edit/", f"/announcements/{draft.pk}/send/"]
     for url in urls:
         assert client.get(url).status_code == (200 if allowed else 403), url
-    response = client.post(f"/announcements/{draft.pk}/send/", {"confirm": "yes"})
-    assert response.status_code == (302 if allowed else 403)
+    status = _send(client, draft.pk, django_capture_on_commit_callbacks)
+    assert status == (302 if allowed else 403)
     assert Delivery.objects.exists() is allowed
 
 
@@ -137,7 +146,9 @@ def test_preview_renders_markdown_safely_without_saving(world: World) -> None:
     assert not Announcement.objects.exists()
 
 
-def test_create_edit_and_no_edit_after_sending(world: World) -> None:
+def test_create_edit_and_no_edit_after_sending(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
     client = _client(world, Role.ADMIN)
     image = io.BytesIO(_png())
     image.name = "a.png"
@@ -156,7 +167,7 @@ def test_create_edit_and_no_edit_after_sending(world: World) -> None:
     announcement.refresh_from_db()
     assert announcement.title == "Kick-off!" and announcement.program is None
     assert announcement.image  # kept unless removed
-    client.post(f"/announcements/{announcement.pk}/send/", {"confirm": "yes"})
+    _send(client, announcement.pk, django_capture_on_commit_callbacks)
     response = client.post(f"/announcements/{announcement.pk}/edit/", {
         "title": "Changed", "text": "x", "action": "save",
     })
@@ -180,7 +191,7 @@ def test_send_needs_confirmation(world: World) -> None:
 
 
 def test_send_creates_one_delivery_per_person_and_channel_once(
-    world: World, bot: TelegramBot
+    world: World, bot: TelegramBot, django_capture_on_commit_callbacks: Any
 ) -> None:
     participant = world.people[Role.PARTICIPANT]
     TelegramChat.objects.create(person=participant, bot=bot, chat_id=777, bound_at=NOW)
@@ -189,10 +200,9 @@ def test_send_creates_one_delivery_per_person_and_channel_once(
     no_email.save(update_fields=["email"])
     draft = _draft(world)
     client = _client(world, Role.ADMIN)
-    url = f"/announcements/{draft.pk}/send/"
     # A double click: two POSTs.
-    assert client.post(url, {"confirm": "yes"}).status_code == 302
-    assert client.post(url, {"confirm": "yes"}).status_code == 302
+    assert _send(client, draft.pk, django_capture_on_commit_callbacks) == 302
+    assert _send(client, draft.pk, django_capture_on_commit_callbacks) == 302
     rows = Delivery.objects.filter(contact_point=f"announcement:{draft.pk}")
     pairs = sorted((r.person.employee_number, r.channel) for r in rows)
     everyone = Person.objects.filter(organization=world.organization).order_by("employee_number")
@@ -205,6 +215,8 @@ def test_send_creates_one_delivery_per_person_and_channel_once(
     assert all(r.due_at is not None for r in rows)
     draft.refresh_from_db()
     assert draft.sent_at is not None and draft.sent_by == world.people[Role.ADMIN]
+    assert draft.planned_at is not None
+    assert {r.due_at for r in rows} == {draft.sent_at}
     # The service itself refuses a second send too.
     again = announcement_send(draft, NOW)
     assert again.already_sent and again.deliveries == 0
@@ -308,6 +320,20 @@ def test_pages_speak_russian_by_default(world: World) -> None:
     announcement_send(draft, NOW)
     body = client.get(f"/announcements/{draft.pk}/").content.decode()
     assert f"отправлено 0 из {Delivery.objects.count()}" in body
+
+
+def test_planning_runs_in_chunks_and_again_completes_the_rest(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fokus.announcements import services
+
+    monkeypatch.setattr(services, "PLAN_CHUNK", 2)
+    draft = _draft(world)
+    assert services.announcement_send_request(draft, NOW)
+    first = services.announcement_plan(draft.pk)
+    Delivery.objects.filter(person=world.people[Role.ADMIN]).delete()  # as if it crashed
+    again = services.announcement_plan(draft.pk)
+    assert again.deliveries == first.deliveries == Delivery.objects.count() == len(Role)
 
 
 # --- posters --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from fokus.announcements import queries, services
 from fokus.announcements.models import Announcement
 from fokus.announcements.qr import qr_svg_data_uri
+from fokus.announcements.tasks import announcement_plan_task
 from fokus.announcements.web.forms import AnnouncementForm
 from fokus.core import clock
 from fokus.core.models import Organization
@@ -33,6 +34,7 @@ from fokus.core.tenancy import request_organization
 from fokus.people.models import Person
 from fokus.programs.markdown import render_markdown
 from fokus.programs.schedule import zone
+from fokus.scheduler.background import enqueue_on_commit
 from fokus.telegram.client import TelegramClient, TelegramError
 from fokus.telegram.services import telegram_bot_resolve, telegram_bot_set_username
 
@@ -181,15 +183,13 @@ def announcement_send(
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         if announcement.sent_at is None:
             _bot_username(organization)
-        result = services.announcement_send(announcement, clock.now(), by=person)
-        if result.already_sent:
-            messages.info(request, _("This announcement was already sent; nothing was sent again."))
-        else:
+        if services.announcement_send_request(announcement, clock.now(), by=person):
+            enqueue_on_commit(announcement_plan_task, announcement.pk)
             messages.success(request, _(
-                "Sent to the outbox: %(deliveries)s messages for %(people)s people; "
-                "%(unreachable)s people have no channel."
-            ) % {"deliveries": result.deliveries, "people": result.people,
-                 "unreachable": result.unreachable})
+                "Sending: the messages are being put into the outbox; the progress is below."
+            ))
+        else:
+            messages.info(request, _("This announcement was already sent; nothing was sent again."))
         return redirect("announcements:detail", announcement_id=announcement.pk)
     if announcement.sent_at is not None:
         return redirect("announcements:detail", announcement_id=announcement.pk)
