@@ -16,8 +16,9 @@ from fokus.delivery.models import Channel, Delivery, DeliveryKind, DeliveryStatu
 from fokus.delivery.services import delivery_enqueue
 from fokus.people.models import Person
 from fokus.review import services
-from fokus.review.models import Attempt, AttemptStatus, TelegramDialog
+from fokus.review.models import Attempt, AttemptStatus, ReviewSettings, TelegramDialog
 from fokus.review.tests.answer_factories import (
+    AFTER_PROGRAM,
     DAY1_AFTERNOON,
     jpeg_with_gps,
     make_seed,
@@ -335,3 +336,33 @@ def test_no_curator_notice_without_a_bound_chat(world: Seed, frozen: None) -> No
     attempt = submit(world)
     assert attempt.status == "submitted"
     assert not Delivery.objects.filter(kind=DeliveryKind.CURATOR).exists()
+
+
+def test_late_answers_and_the_attempt_limit_follow_the_program_settings(
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi,
+) -> None:
+    task = world.tasks[0]
+    ReviewSettings.objects.filter(program=world.program).update(accept_late=False,
+                                                                max_attempts=1)
+    with clock.frozen_at(AFTER_PROGRAM):
+        api.callback_query(bot.token, PARTICIPANT_CHAT, f"rv:a:{task.pk}")
+        api.user_message(bot.token, PARTICIPANT_CHAT, "Поздний ответ")
+        api.user_message(bot.token, PARTICIPANT_CHAT, "/done")
+        assert poll(bot, telegram) == ["review:answering", "review:added",
+                                       "review:submit_refused"]
+        assert "late answers are not accepted" in texts(api, PARTICIPANT_CHAT)[-1]
+        ReviewSettings.objects.filter(program=world.program).update(accept_late=True)
+        api.user_message(bot.token, PARTICIPANT_CHAT, "/done")
+        assert poll(bot, telegram) == ["review:submitted"]
+        assert "It is marked late." in texts(api, PARTICIPANT_CHAT)[-1]
+        attempt = Attempt.objects.get(submission__person=world["c1"])
+        assert attempt.is_late and attempt.text == "Поздний ответ"
+        # Graded on its only attempt: no "Return" button, and no second answer.
+        services.attempt_grade(attempt=attempt, curator=world["lead"], grade=1,
+                               feedback="Поздно, но засчитано")
+        notice = Delivery.objects.get(contact_point=f"review-new:{attempt.pk}")
+        assert all("rv:r:" not in b.get("callback_data", "")
+                   for row in notice.payload["buttons"] for b in row)
+        api.callback_query(bot.token, PARTICIPANT_CHAT, f"rv:a:{task.pk}")
+        assert poll(bot, telegram) == ["review:answer_refused"]
+        assert "already graded" in texts(api, PARTICIPANT_CHAT)[-1]
