@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from fokus.core import clock
@@ -366,3 +367,27 @@ def test_late_answers_and_the_attempt_limit_follow_the_program_settings(
         api.callback_query(bot.token, PARTICIPANT_CHAT, f"rv:a:{task.pk}")
         assert poll(bot, telegram) == ["review:answer_refused"]
         assert "already graded" in texts(api, PARTICIPANT_CHAT)[-1]
+
+
+def broken_handler(*_args: object) -> str | None:
+    raise RuntimeError("a bug in a handler")
+
+
+def test_handlers_run_in_their_order_and_a_broken_one_still_answers_the_button(
+    world: Seed, bot: TelegramBot, telegram: TelegramClient, api: FakeBotApi, frozen: None,
+) -> None:
+    here = f"{__name__}.broken_handler"
+    review = "fokus.review.telegram_flows.telegram_review_handler"
+    with override_settings(FOKUS_TELEGRAM_HANDLERS=[here, review]):
+        api.callback_query(bot.token, PARTICIPANT_CHAT, f"rv:a:{world.tasks[0].pk}")
+        assert poll(bot, telegram) == ["handler_failed"]
+    assert len(api.answered_callbacks) == 1  # no spinning button
+    assert not TelegramDialog.objects.exists()
+    with override_settings(FOKUS_TELEGRAM_HANDLERS=[review, here]):
+        api.callback_query(bot.token, PARTICIPANT_CHAT, f"rv:a:{world.tasks[0].pk}")
+        api.callback_query(bot.token, PARTICIPANT_CHAT, "not-review:1")
+        assert poll(bot, telegram) == ["review:answering", "handler_failed"]
+    with override_settings(FOKUS_TELEGRAM_HANDLERS=[]):
+        api.callback_query(bot.token, PARTICIPANT_CHAT, "rv:s")
+        assert poll(bot, telegram) == ["callback:answered"]  # nobody's: acknowledged
+    assert len(api.answered_callbacks) == 4
