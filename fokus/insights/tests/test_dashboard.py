@@ -243,3 +243,28 @@ def test_another_organisations_program_is_404_and_its_data_never_shows() -> None
     body = client.get(f"/insights/{ours.program.slug}/").content.decode()
     body += client.get(f"/api/v1/insights/programs/{ours.program.slug}/xapi").content.decode()
     assert "zqxb7" not in body
+
+
+def test_bad_filters_name_the_field_and_the_page_still_answers() -> None:
+    world = _scripted()
+    client = _client(world, Role.VIEWER)
+    page = client.get(f"/insights/{world.program.slug}/?from=31.02&completion=500", follow=True)
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "from: enter a date as YYYY-MM-DD." in body
+    assert "completion: enter a whole percentage from 1 to 100." in body
+
+
+def test_the_nightly_job_refreshes_running_programs() -> None:
+    from fokus.insights.jobs import insights_refresh_nightly
+    from fokus.insights.models import InsightSettings, ParticipantFact
+
+    world = _scripted()
+    ParticipantFact.objects.all().delete()
+    InsightSettings.objects.all().delete()
+    insights_refresh_nightly(NOW)
+    assert ParticipantFact.objects.filter(program=world.program).count() == 6
+    # A program that ended long ago is left alone.
+    insights_refresh_nightly(NOW + dt.timedelta(days=120))
+    settings = InsightSettings.objects.get(program=world.program)
+    assert settings.refreshed_at == NOW
