@@ -84,18 +84,22 @@ def period_label(period: str) -> str:
 
 
 def board_is_behind(program: Program) -> bool:
-    """Is there a ledger entry the standings do not include yet? Two indexed probes."""
+    """Is there a ledger entry the standings do not include yet? One indexed probe."""
     with connection.cursor() as cursor:
-        cursor.execute(_WATERMARK_SQL, [program.pk])
-        found = cursor.fetchone()
-        cursor.execute(_BEHIND_SQL, [program.pk, found[0] if found else 0, program.pk])
-        return cursor.fetchone() is not None
+        cursor.execute(f"SELECT {_BEHIND}", [program.pk] * 3)
+        return bool(cursor.fetchone()[0])
 
 
-def board_current(program: Program) -> None:
-    """Catch the board up when the ledger is ahead (reads call this first)."""
+def board_current(program: Program) -> bool:
+    """Catch the board up when the ledger is ahead; True when it had to.
+
+    The board reads below ask the same question inside their own statement (one round
+    trip, and the answer belongs to the rows' snapshot) and only call this when behind.
+    """
     if board_is_behind(program):
         standings_refresh(program=program)
+        return True
+    return False
 
 
 # --- rows -------------------------------------------------------------------------------
@@ -141,11 +145,16 @@ class BoardRow:
 # query building alone cost more than the 5 ms "my rank" budget on a busy machine.
 # A rank is 1 + the people with a higher total, summed from the board's histogram in
 # the same statement as the rows (one snapshot: rows and counts always agree).
-_WATERMARK_SQL = f"SELECT watermark FROM {Board._meta.db_table} WHERE program_id = %s"  # noqa: S608 - our table names
-_BEHIND_SQL = (
-    f"SELECT 1 FROM {PointsEntry._meta.db_table} e WHERE e.program_id = %s AND e.id > %s "  # noqa: S608
+# Is the ledger ahead of the board (an entry above the watermark not applied yet)?
+# Params: the program, three times.
+_BEHIND = (
+    f"((SELECT e.id FROM {PointsEntry._meta.db_table} e WHERE e.program_id = %s "  # noqa: S608
+    f"AND e.id > COALESCE((SELECT watermark FROM {Board._meta.db_table} "
+    "WHERE program_id = %s), 0) "
     f"AND NOT EXISTS (SELECT 1 FROM {AppliedEntry._meta.db_table} a "
-    "WHERE a.program_id = %s AND a.entry_id = e.id) LIMIT 1"
+    "WHERE a.program_id = %s AND a.entry_id = e.id) "
+    # ORDER BY id LIMIT 1 makes the planner walk an id index from the watermark up.
+    "ORDER BY e.id LIMIT 1) IS NOT NULL)"
 )
 # The columns of a row; `ord_total` is the total the board is ordered by.
 _COLUMNS = {
@@ -202,7 +211,7 @@ def _page_sql(kind: bool) -> str:
         "ORDER BY x.total DESC, x.sort_name, x.person_id LIMIT %s OFFSET %s) "
         f"SELECT page.*, (SELECT COALESCE(SUM(h.people), 0) FROM {histogram} h "
         f"WHERE h.{scope} = %s AND h.period = %s "
-        "AND h.total > (SELECT MAX(ord_total) FROM page)) "
+        f"AND h.total > (SELECT MAX(ord_total) FROM page)), {_BEHIND} "
         "FROM page ORDER BY ord_total DESC, sort_name, person_id"
     )
 
@@ -218,12 +227,17 @@ def board(
     offset: int = 0,
 ) -> list[BoardRow]:
     """Rows in rank order (ties by name), with both components and the total."""
-    board_current(program)
     kind = track is not None
     scope = _scope(program, track)
+    params = [scope, period, limit, offset, scope, period, *[program.pk] * 3]
     with connection.cursor() as cursor:
-        cursor.execute(_PAGE_SQL[kind], [scope, period, limit, offset, scope, period])
+        cursor.execute(_PAGE_SQL[kind], params)
         fetched = cursor.fetchall()
+    # Behind the ledger (or nothing to tell from): catch up, read again.
+    if (fetched[0][13] if fetched else True) and board_current(program):
+        with connection.cursor() as cursor:
+            cursor.execute(_PAGE_SQL[kind], params)
+            fetched = cursor.fetchall()
     rows: list[BoardRow] = []
     for i, r in enumerate(fetched):
         if i == 0:
@@ -264,27 +278,31 @@ def my_place(
     track: Track | None = None,
 ) -> MyPlace | None:
     """The person's row with up to `neighbours` rows above and below (None: no points)."""
-    board_current(program)
     kind = track is not None
     scope = _scope(program, track)
     board_scope: list[Any] = [scope, period]
     params: list[Any] = [
-        *board_scope, person.pk, *board_scope * 3, *[*board_scope, neighbours] * 4, *board_scope
+        *board_scope, person.pk, *board_scope * 3, *[program.pk] * 3,
+        *[*board_scope, neighbours] * 4,
     ]
     with connection.cursor() as cursor:
         cursor.execute(_PLACE_SQL[kind], params)
         fetched = cursor.fetchall()
+    # Behind the ledger (or no row to tell from): catch up, read again.
+    if (fetched[0][15] if fetched else True) and board_current(program):
+        with connection.cursor() as cursor:
+            cursor.execute(_PLACE_SQL[kind], params)
+            fetched = cursor.fetchall()
     if not fetched:
         return None
-    # Each part comes in the database's order (its collation orders the names), nearest
-    # to me first; a stable sort by part keeps that order.
-    parts: dict[int, list[BoardRow]] = {part: [] for part in range(5)}
-    for r in sorted(fetched, key=lambda r: int(r[12])):
-        parts[int(r[12])].append(_row(r, int(r[13]) + int(r[14]) + 1, track))
-    mine = parts[_ME][0]
+    # In board order (the database's collation orders the names): up to `neighbours`
+    # rows of each part above and below me, the nearest of them are my neighbours.
+    rows = [_row(r, int(r[13]) + int(r[14]) + 1, track) for r in fetched]
+    here = next(i for i, r in enumerate(fetched) if int(r[12]) == _ME)
+    mine = rows[here]
     mine.is_me = True
-    above = (parts[_SAME_ABOVE] + parts[_HIGHER])[:neighbours][::-1]
-    below = (parts[_SAME_BELOW] + parts[_LOWER])[:neighbours]
+    above = rows[max(0, here - neighbours) : here]
+    below = rows[here + 1 : here + 1 + neighbours]
     return MyPlace(row=mine, above=above, below=below)
 
 
@@ -294,40 +312,55 @@ _SAME_ABOVE, _HIGHER, _SAME_BELOW, _LOWER, _ME = range(5)
 def _place_sql(kind: bool) -> str:
     """My row and neighbours, each with its rank, in one statement (one snapshot).
 
-    Neighbours come from four keyset scans of the board index (same total before and
-    after me by name, the nearest higher and lower totals). Ranks: `above_me` sums the
-    buckets above my total once; a neighbour's rank differs from mine by the people in
-    the few buckets between the two totals.
+    Neighbours come from four keyset scans of the board index, on the board's table
+    alone (same total before and after me by name, the nearest higher and lower
+    totals); names and units are joined once, to the rows found: planning five joins
+    cost more than running the whole statement. Ranks: `above_me` sums the buckets
+    above my total once; a neighbour's rank differs from mine by the people in the few
+    buckets between the two totals.
     """
-    columns, base, histogram, scope = _COLUMNS[kind], _FROM[kind], _HISTOGRAM[kind], _SCOPE[kind]
+    table, histogram, scope = _TABLE[kind], _HISTOGRAM[kind], _SCOPE[kind]
     t = "(SELECT t FROM me)"
     bucket = (
         f"SELECT COALESCE(SUM(h.people), 0) FROM {histogram} h "  # noqa: S608 - our tables
         f"WHERE h.{scope} = %s AND h.period = %s"
     )
-
-    def part(n: int) -> str:
-        return f"SELECT * FROM (SELECT {columns}, {n} AS part {base} AND "  # noqa: S608
-
     me = "((SELECT n FROM me), (SELECT pid FROM me))"
+
+    def part(n: int, where: str, order: str) -> str:
+        return (
+            f"SELECT * FROM (SELECT x.id, {n} AS part FROM {table} x "  # noqa: S608
+            f"WHERE x.{scope} = %s AND x.period = %s AND {where} ORDER BY {order} "
+            "LIMIT %s) AS near"
+        )
+
+    components = "s" if kind else "x"
     return (
-        "WITH me AS (SELECT x.total AS t, x.sort_name AS n, x.person_id AS pid "  # noqa: S608
-        f"FROM {_TABLE[kind]} x WHERE x.{scope} = %s AND x.period = %s AND x.person_id = %s) "
-        f"SELECT q.*, ({bucket} AND h.total > {t}) AS above_me, "
-        f"CASE WHEN q.ord_total < {t} THEN ({bucket} AND h.total > q.ord_total "
-        f"AND h.total <= {t}) "
-        f"WHEN q.ord_total > {t} THEN -({bucket} AND h.total > {t} "
-        "AND h.total <= q.ord_total) ELSE 0 END AS between_us "
-        f"FROM ({part(_SAME_ABOVE)}x.total = {t} AND (x.sort_name, x.person_id) < {me} "
-        "ORDER BY x.sort_name DESC, x.person_id DESC LIMIT %s) AS same_above "
-        f"UNION ALL {part(_HIGHER)}x.total > {t} "
-        "ORDER BY x.total, x.sort_name DESC, x.person_id DESC LIMIT %s) AS higher "
-        f"UNION ALL {part(_SAME_BELOW)}x.total = {t} AND (x.sort_name, x.person_id) > {me} "
-        "ORDER BY x.sort_name, x.person_id LIMIT %s) AS same_below "
-        f"UNION ALL {part(_LOWER)}x.total < {t} "
-        "ORDER BY x.total DESC, x.sort_name, x.person_id LIMIT %s) AS lower "
-        f"UNION ALL SELECT {columns}, {_ME} AS part {base} "
-        "AND x.person_id = (SELECT pid FROM me)) AS q"
+        "WITH me AS (SELECT x.id, x.total AS t, x.sort_name AS n, x.person_id AS pid "  # noqa: S608
+        f"FROM {table} x WHERE x.{scope} = %s AND x.period = %s AND x.person_id = %s) "
+        "SELECT x.previous_rank, x.person_id, p.employee_number, p.full_name, u.name, "
+        f"{components}.learning, {components}.kpi, {components}.bonus, {components}.other, "
+        f"{components}.total, x.sort_name, x.total, q.part, "
+        f"({bucket} AND h.total > {t}) AS above_me, "
+        f"CASE WHEN x.total < {t} THEN ({bucket} AND h.total > x.total AND h.total <= {t}) "
+        f"WHEN x.total > {t} THEN -({bucket} AND h.total > {t} AND h.total <= x.total) "
+        f"ELSE 0 END AS between_us, {_BEHIND} AS behind "
+        "FROM ("
+        + part(_SAME_ABOVE, f"x.total = {t} AND (x.sort_name, x.person_id) < {me}",
+               "x.sort_name DESC, x.person_id DESC")
+        + " UNION ALL "
+        + part(_HIGHER, f"x.total > {t}", "x.total, x.sort_name DESC, x.person_id DESC")
+        + " UNION ALL "
+        + part(_SAME_BELOW, f"x.total = {t} AND (x.sort_name, x.person_id) > {me}",
+               "x.sort_name, x.person_id")
+        + " UNION ALL "
+        + part(_LOWER, f"x.total < {t}", "x.total DESC, x.sort_name, x.person_id")
+        + f" UNION ALL SELECT id, {_ME} FROM me) AS q "  # noqa: S608
+        f"JOIN {table} x ON x.id = q.id "
+        + (f"JOIN {Standing._meta.db_table} s ON s.id = x.standing_id " if kind else "")
+        + "JOIN people_person p ON p.id = x.person_id "
+        "LEFT JOIN people_unit u ON u.id = p.unit_id "
+        "ORDER BY x.total DESC, x.sort_name, x.person_id"
     )
 
 

@@ -28,6 +28,7 @@ from fokus.leaderboard.models import (
 )
 from fokus.leaderboard.services import period_keys
 from fokus.leaderboard.tests.factories import START, award, marathon, reverse
+from fokus.people.models import Person
 from fokus.scoring.models import PointsEntry
 
 _programs = itertools.count(1)
@@ -86,6 +87,14 @@ def assert_boards_match_ledger(m) -> None:
             assert row.rank == ranks[pid], (period, pid, row.rank, ranks[pid])
         # Display order: rank, then name.
         assert [r.rank for r in rows] == sorted(r.rank for r in rows)
+        # "My place": my row and two neighbours each side, as on the board, same ranks.
+        order = [r.person_id for r in rows]
+        for pid in want:
+            place = queries.my_place(m.program, Person(pk=pid), period, neighbours=2)
+            assert place is not None and place.row.person_id == pid
+            at = order.index(pid)
+            assert [r.person_id for r in place.rows] == order[max(0, at - 2) : at + 3]
+            assert all(r.rank == ranks[r.person_id] for r in place.rows), (period, pid)
         for slug, track in m.tracks.items():
             t_rows = queries.board(m.program, period, track=track, limit=1000)
             t_want = {pid: s["total"] for pid, s in want.items() if pid in enrolled[slug]}
