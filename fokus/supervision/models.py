@@ -87,7 +87,7 @@ class SupportTask(models.Model):
     subject = models.CharField(_("subject"), max_length=100)
     report = models.ForeignKey(
         Person, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
-        verbose_name=_("report"),
+        verbose_name=_("subordinate"),
     )
     task = models.ForeignKey(
         Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
@@ -132,7 +132,7 @@ class ApplicationConfirmation(models.Model):
     )
     report = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="confirmations_received",
-        verbose_name=_("report"),
+        verbose_name=_("subordinate"),
     )
     day = models.ForeignKey(
         LearningDay, on_delete=models.CASCADE, related_name="+", verbose_name=_("day")
