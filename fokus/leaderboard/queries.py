@@ -229,7 +229,7 @@ def board(
     """Rows in rank order (ties by name), with both components and the total."""
     kind = track is not None
     scope = _scope(program, track)
-    params = [scope, period, limit, offset, scope, period, *[program.pk] * 3]
+    params: list[Any] = [scope, period, limit, offset, scope, period, *[program.pk] * 3]
     with connection.cursor() as cursor:
         cursor.execute(_PAGE_SQL[kind], params)
         fetched = cursor.fetchall()
