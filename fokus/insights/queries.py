@@ -160,11 +160,12 @@ def activity(program: Program, date_from: date, date_to: date) -> list[ActivityR
     return rows
 
 
-def _groups(program: Program, completion_percent: int, by: str) -> list[GroupRow]:
-    key = "unit__city" if by == "region" else "unit_id"
+def _unit_groups(program: Program, completion_percent: int) -> list[GroupRow]:
+    """One scan of the participant facts, grouped by dealership; the funnel and the
+    regions are sums of these rows (three scans of 40,000 facts cost the p95 budget)."""
     rows = (
         ParticipantFact.objects.filter(program=program)
-        .values(key)
+        .values_list("unit_id")
         .annotate(
             enrolled=Count("id"), started=Count("id", filter=_STARTED),
             completed=Count("id", filter=_completed_q(completion_percent)),
@@ -172,21 +173,29 @@ def _groups(program: Program, completion_percent: int, by: str) -> list[GroupRow
         )
         .order_by()
     )
-    units: dict[int, tuple[str, str]] = {}
-    if by != "region":
-        units = {pk: (name, city) for pk, name, city in Unit.objects.filter(
-            organization_id=program.organization_id).values_list("pk", "name", "city")}
+    units = {pk: (name, city) for pk, name, city in Unit.objects.filter(
+        organization_id=program.organization_id).values_list("pk", "name", "city")}
     result = []
-    for row in rows:
-        if by == "region":
-            name = city = row[key] or ""
-        else:
-            name, city = units.get(row[key], ("", ""))
-        result.append(GroupRow(
-            name=name, city=city, enrolled=row["enrolled"], started=row["started"],
-            completed=row["completed"], answered=row["answered_sum"] or 0,
-            graded=row["graded_sum"] or 0,
-        ))
+    for unit_id, enrolled, started, completed, answered, graded in rows:
+        name, city = units.get(unit_id, ("", ""))
+        result.append(GroupRow(name=name, city=city, enrolled=enrolled, started=started,
+                               completed=completed, answered=answered or 0,
+                               graded=graded or 0))
+    result.sort(key=lambda r: (-r.completion_share, r.name))
+    return result
+
+
+def _sum_groups(rows: list[GroupRow], key: str) -> list[GroupRow]:
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for r in rows:
+        t = totals[getattr(r, key)]
+        t[0] += r.enrolled
+        t[1] += r.started
+        t[2] += r.completed
+        t[3] += r.answered
+        t[4] += r.graded
+    result = [GroupRow(name=name, city=name, enrolled=t[0], started=t[1], completed=t[2],
+                       answered=t[3], graded=t[4]) for name, t in totals.items()]
     result.sort(key=lambda r: (-r.completion_share, r.name))
     return result
 
@@ -218,6 +227,7 @@ def dashboard(program: Program, *, date_from: date | None = None, date_to: date 
     start = date_from or program.starts_on
     end = date_to or program.ends_on
     rows = activity(program, start, end)
+    units = _unit_groups(program, percent)
     graded = sum(r.graded for r in rows)
     hours = sum((r.turnaround_hours or 0.0) * r.graded for r in rows)
     per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
@@ -227,10 +237,12 @@ def dashboard(program: Program, *, date_from: date | None = None, date_to: date 
     # The KPI trend shows the baseline too, unless the range asks for less.
     kpi_from = date_from or periods.baseline_start
     return Dashboard(
-        program=program, date_from=start, date_to=end, funnel=funnel(program, percent),
+        program=program, date_from=start, date_to=end,
+        funnel=Funnel(sum(u.enrolled for u in units), sum(u.started for u in units),
+                      sum(u.completed for u in units), percent),
         activity=rows, turnaround_hours=hours / graded if graded else None,
         graded_in_range=graded,
-        units=_groups(program, percent, "unit"), regions=_groups(program, percent, "region"),
+        units=units, regions=_sum_groups(units, "city"),
         kpi=kpi_trend(program, settings, kpi_from, end),
         board=board(program, limit=TOP_OF_BOARD), refreshed_at=settings.refreshed_at,
         settings=settings,
