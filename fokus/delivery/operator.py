@@ -65,10 +65,12 @@ def delivery_log(*, organization: Organization, filters: LogFilters) -> QuerySet
     """The organisation's deliveries, newest due first, narrowed by `filters`."""
     rows = Delivery.objects.filter(organization=organization).select_related("person", "program")
     if filters.person:
-        rows = rows.filter(
-            Q(person__employee_number=filters.person)
-            | Q(person__full_name__icontains=filters.person)
+        # People first, then their rows: a semi-join the planner drives from the
+        # (usually few) matching people instead of scanning the outbox.
+        people = Person.objects.filter(organization=organization).filter(
+            Q(employee_number=filters.person) | Q(full_name__icontains=filters.person)
         )
+        rows = rows.filter(person__in=people.values("pk"))
     if filters.program:
         rows = rows.filter(program__slug=filters.program)
     if filters.status:
@@ -84,6 +86,18 @@ def delivery_log(*, organization: Organization, filters: LogFilters) -> QuerySet
     if filters.due_until is not None:
         rows = rows.filter(due_at__lt=filters.due_until)
     return rows.order_by("-due_at", "-pk")
+
+
+def deliveries_in_order(*, organization: Organization, ids: list[int]) -> list[Delivery]:
+    """The rows of one page, with person and program, in the order of `ids`.
+
+    Pages are cut from the ids alone (`rows.values_list("pk")`): sorting 100,000 narrow
+    rows is cheap, joining all of them to people before the sort was not."""
+    found = Delivery.objects.select_related("person", "program").filter(
+        organization=organization, pk__in=ids
+    )
+    by_id = {row.pk: row for row in found}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def delivery_for_operator(*, organization: Organization, delivery_id: int) -> Delivery | None:
