@@ -205,6 +205,9 @@ def outbox_insert(rows: list[Delivery]) -> None:
     table = quote(Delivery._meta.db_table)
     columns = ", ".join(quote(f.column or f.attname) for f in fields)
     with transaction.atomic(), connection.cursor() as cursor:
+        # Dropped at the end, not only on commit: an outer transaction (a test, a task
+        # preparing several programs) may insert again before it commits.
+        cursor.execute("DROP TABLE IF EXISTS digest_outbox")
         cursor.execute(
             f"CREATE TEMP TABLE digest_outbox ON COMMIT DROP AS "  # noqa: S608 (names only)
             f"SELECT {columns} FROM {table} WITH NO DATA"
@@ -216,6 +219,7 @@ def outbox_insert(rows: list[Delivery]) -> None:
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM digest_outbox "  # noqa: S608
             f"ON CONFLICT DO NOTHING"
         )
+        cursor.execute("DROP TABLE digest_outbox")
 
 
 def _copy_value(field: Any, row: Delivery) -> Any:
