@@ -19,7 +19,13 @@ from django.db.models import Count, Q, QuerySet, Sum
 from fokus.core.models import Organization
 from fokus.insights import estimator
 from fokus.insights.estimator import Estimate, Outcome, Roi
-from fokus.insights.models import ActivityFact, InsightSettings, KpiDayFact, ParticipantFact
+from fokus.insights.models import (
+    ActivityFact,
+    InsightSettings,
+    KpiDayFact,
+    ParticipantFact,
+    PersonKpiFact,
+)
 from fokus.insights.periods import Periods, uplift_periods
 from fokus.kpi.models import KpiRecord
 from fokus.leaderboard.queries import BoardRow, board
@@ -267,33 +273,44 @@ class UpliftReport:
     roi: Roi | None
     cost: Decimal
     months: float
+    as_of: datetime | None = None  # figures from the last refresh; None: computed now
 
     @property
     def estimates(self) -> list[Estimate]:
         return [self.naive, self.did, self.matched]
 
 
-def uplift_outcomes(program: Program, metric: str, periods: Periods) -> list[Outcome]:
+def uplift_outcomes(program: Program, metric: str, periods: Periods, *,
+                    from_facts: bool = False) -> list[Outcome]:
     """One outcome per person with a KPI record in the baseline: participants (enrolled
     in the program, whatever their status now: intention to treat) and everybody else
-    with the participant role. Rates are per 30 days."""
+    with the participant role. Rates are per 30 days.
+
+    `from_facts`: read the sums `services.insights_refresh` stored for these periods
+    instead of summing the KPI records now."""
     middle = periods.baseline_middle
-    sums = (
-        KpiRecord.objects.filter(
-            organization_id=program.organization_id, metric=metric, person__isnull=False,
-            occurred_on__gte=periods.baseline_start, occurred_on__lte=periods.program_end,
+    sums: Any
+    if from_facts:
+        sums = PersonKpiFact.objects.filter(program=program).values_list(
+            "person_id", "early", "late", "during", "in_baseline"
+        ).order_by()
+    else:
+        sums = (
+            KpiRecord.objects.filter(
+                organization_id=program.organization_id, metric=metric, person__isnull=False,
+                occurred_on__gte=periods.baseline_start, occurred_on__lte=periods.program_end,
+            )
+            .values_list("person_id")
+            .annotate(
+                early=Sum("quantity", filter=Q(occurred_on__lt=middle)),
+                late=Sum("quantity", filter=Q(occurred_on__gte=middle,
+                                              occurred_on__lt=periods.program_start)),
+                during=Sum("quantity", filter=Q(occurred_on__gte=periods.program_start)),
+                in_baseline=Count("id", filter=Q(occurred_on__lt=periods.program_start)),
+            )
+            .values_list("person_id", "early", "late", "during", "in_baseline")
+            .order_by()
         )
-        .values_list("person_id")
-        .annotate(
-            early=Sum("quantity", filter=Q(occurred_on__lt=middle)),
-            late=Sum("quantity", filter=Q(occurred_on__gte=middle,
-                                          occurred_on__lt=periods.program_start)),
-            during=Sum("quantity", filter=Q(occurred_on__gte=periods.program_start)),
-            in_baseline=Count("id", filter=Q(occurred_on__lt=periods.program_start)),
-        )
-        .values_list("person_id", "early", "late", "during", "in_baseline")
-        .order_by()
-    )
     enrolled = set(
         Enrollment.objects.filter(track__program=program).values_list("person_id", flat=True)
     )
@@ -331,8 +348,19 @@ def uplift_report(program: Program, *, today: date, baseline_days: int | None = 
                   metric: str | None = None) -> UpliftReport:
     settings = insight_settings(program)
     chosen = metric or settings.metric
-    periods = uplift_periods(program.starts_on, program.ends_on, today, baseline_days)
-    outcomes = uplift_outcomes(program, chosen, periods)
+    from_facts = (
+        baseline_days is None and chosen == settings.metric
+        and settings.uplift_baseline_start is not None
+        and settings.uplift_program_end is not None
+    )
+    if from_facts:
+        assert settings.uplift_baseline_start is not None
+        assert settings.uplift_program_end is not None
+        periods = Periods(settings.uplift_baseline_start, program.starts_on,
+                          settings.uplift_program_end)
+    else:
+        periods = uplift_periods(program.starts_on, program.ends_on, today, baseline_days)
+    outcomes = uplift_outcomes(program, chosen, periods, from_facts=from_facts)
     did = estimator.difference_in_differences(outcomes)
     participants = sum(1 for o in outcomes if o.treated)
     enrolled = Enrollment.objects.filter(track__program=program).values("person_id").distinct()
@@ -347,6 +375,7 @@ def uplift_report(program: Program, *, today: date, baseline_days: int | None = 
         did=did, matched=estimator.matched(outcomes), participants=participants,
         others=len(outcomes) - participants, left_out=max(0, enrolled.count() - participants),
         roi=result, cost=cost, months=months,
+        as_of=settings.refreshed_at if from_facts else None,
     )
 
 

@@ -14,12 +14,18 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BooleanField as BooleanFieldExpr
 from django.db.models import Case, Count, Exists, OuterRef, Q, Sum, Value, When
 
 from fokus.core import clock
-from fokus.insights.models import ActivityFact, InsightSettings, KpiDayFact, ParticipantFact
+from fokus.insights.models import (
+    ActivityFact,
+    InsightSettings,
+    KpiDayFact,
+    ParticipantFact,
+    PersonKpiFact,
+)
 from fokus.insights.periods import uplift_periods
 from fokus.kpi.models import KpiRecord
 from fokus.programs.models import Enrollment, MaterialView, Program, Task
@@ -165,6 +171,33 @@ def kpi_population(program: Program, metric: str, today: date) -> tuple[int, int
     return len(people & enrolled), len(people - enrolled)
 
 
+_PERSON_KPI_SQL = (
+    f"INSERT INTO {PersonKpiFact._meta.db_table} "  # noqa: S608 - our table names
+    "(program_id, person_id, early, late, during, in_baseline) "
+    "SELECT %s, person_id, "
+    "SUM(CASE WHEN occurred_on < %s THEN quantity ELSE 0 END), "
+    "SUM(CASE WHEN occurred_on >= %s AND occurred_on < %s THEN quantity ELSE 0 END), "
+    "SUM(CASE WHEN occurred_on >= %s THEN quantity ELSE 0 END), "
+    "SUM(CASE WHEN occurred_on < %s THEN 1 ELSE 0 END) "
+    f"FROM {KpiRecord._meta.db_table} "
+    "WHERE organization_id = %s AND metric = %s AND person_id IS NOT NULL "
+    "AND occurred_on >= %s AND occurred_on <= %s GROUP BY person_id"
+)
+
+
+def _person_kpi_facts(program: Program, metric: str, today: date) -> tuple[date, date]:
+    """Sum each person's KPI over the default uplift periods, inside the database."""
+    periods = uplift_periods(program.starts_on, program.ends_on, today)
+    middle = periods.baseline_middle
+    with connection.cursor() as cursor:
+        cursor.execute(_PERSON_KPI_SQL, [
+            program.pk, middle, middle, periods.program_start, periods.program_start,
+            periods.program_start, program.organization_id, metric, periods.baseline_start,
+            periods.program_end,
+        ])
+    return periods.baseline_start, periods.program_end
+
+
 def insights_refresh(program: Program, *, now: datetime | None = None) -> InsightSettings:
     """Rebuild the program's facts from the raw rows."""
     instant = now or clock.now()
@@ -178,6 +211,10 @@ def insights_refresh(program: Program, *, now: datetime | None = None) -> Insigh
         ParticipantFact.objects.filter(program=program).delete()
         ActivityFact.objects.filter(program=program).delete()
         KpiDayFact.objects.filter(program=program).delete()
+        PersonKpiFact.objects.filter(program=program).delete()
+        baseline_start, program_end = _person_kpi_facts(program, settings.metric, today)
+        settings.uplift_baseline_start = baseline_start
+        settings.uplift_program_end = program_end
         _bulk(ParticipantFact, participants)
         _bulk(ActivityFact, activity)
         _bulk(KpiDayFact, kpi)

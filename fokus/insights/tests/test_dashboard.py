@@ -141,6 +141,14 @@ def test_uplift_report_on_the_scripted_data() -> None:
     # Same data, same numbers.
     again = queries.uplift_report(world.program, today=NOW.date())
     assert again.did == report.did and again.matched == report.matched
+    # The default report reads the refreshed sums; they equal the KPI records summed now.
+    assert report.as_of == NOW
+    stored = queries.uplift_outcomes(world.program, "cars_sold", report.periods, from_facts=True)
+    live = queries.uplift_outcomes(world.program, "cars_sold", report.periods)
+    assert stored == live and len(live) == 10
+    # A custom baseline is computed from the records.
+    custom = queries.uplift_report(world.program, today=NOW.date(), baseline_days=20)
+    assert custom.as_of is None and custom.periods.baseline_days == 20
 
 
 def _client(world: World, role: str) -> Client:
