@@ -18,6 +18,7 @@ from fokus.delivery.models import (
     DeliveryKind,
     DeliveryPreference,
     DeliveryStatus,
+    ProgramBranding,
 )
 from fokus.people.models import Role
 
@@ -43,4 +44,7 @@ def add_examples(world: Any) -> None:
     )
     world.objects[DeliveryPreference] = DeliveryPreference.objects.create(
         person=world.people[Role.PARTICIPANT], quiet_from="22:00", quiet_until="07:00",
+    )
+    world.objects[ProgramBranding] = ProgramBranding.objects.create(
+        program=world.program, sender_name=f"Academy {world.mark}",
     )
