@@ -33,14 +33,14 @@ from __future__ import annotations
 import json
 import time as monotonic_time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, IntegerField, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.tasks import task
@@ -263,18 +263,75 @@ class _Row:
     payload_json: str
 
 
+def _copy_escape(text: str) -> str:
+    """A value for COPY's text format (backslash escapes; JSON has its own backslashes)."""
+    return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+def _copy_lines(rows: Sequence[_Row], prefix: str, suffix: str) -> Iterator[str]:
+    """Rows as COPY text lines, in chunks; every repeated value is formatted once."""
+    priority = {kind: str(PRIORITY[DeliveryKind(kind)]) for kind in {r.kind for r in rows}}
+    instants: dict[datetime, str] = {}
+    texts: dict[str, str] = {}
+    chunk: list[str] = []
+    for r in rows:
+        due = instants.get(r.due_at)
+        if due is None:
+            due = instants[r.due_at] = r.due_at.astimezone(UTC).isoformat(sep=" ")
+        point = texts.get(r.contact_point)
+        if point is None:
+            point = texts[r.contact_point] = _copy_escape(r.contact_point)
+        payload = texts.get(r.payload_json)
+        if payload is None:
+            payload = texts[r.payload_json] = _copy_escape(r.payload_json)
+        chunk.append(
+            f"{prefix}{r.person_id}\t{r.kind}\t{point}\t{r.channel}\t{due}\t"
+            f"{priority[r.kind]}\t{r.status}\t{_copy_escape(r.error)}\t{payload}{suffix}\n"
+        )
+        if len(chunk) >= 20000:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
+
+
 def _insert(rows: Sequence[_Row], *, organization_id: int, program_id: int) -> int:
     """Insert rows, leaving existing (person, contact point, channel) rows untouched.
 
-    PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING
-    (about ten times faster than building model instances for 200,000 rows).
-    Elsewhere: bulk_create with ignore_conflicts. Returns how many rows are new.
+    PostgreSQL: when none of the rows' contact points exists yet (the first planning of
+    a day), COPY straight into the table; otherwise (or when a concurrent planner got
+    there first) COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING.
+    Both are many times faster than model instances for 200,000 rows. Elsewhere:
+    bulk_create with ignore_conflicts. Returns how many rows are new.
     """
     if not rows:
         return 0
     now = clock.now()
     table = Delivery._meta.db_table
     if connection.vendor == "postgresql":
+        points = {r.contact_point for r in rows}
+        fresh = not Delivery.objects.filter(
+            program_id=program_id, contact_point__in=points
+        ).exists() and not Delivery.objects.filter(
+            program_id__isnull=True, contact_point__in=points
+        ).exists()
+        if fresh:
+            try:
+                with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(
+                    f"COPY {table} (organization_id, program_id, person_id, kind,"
+                    " contact_point, channel, due_at, priority, status, error, payload,"
+                    " attempts, claimed_by, provider_message_id, created_at) FROM STDIN"
+                ) as copy:
+                    created_at = now.astimezone(UTC).isoformat(sep=" ")
+                    for block in _copy_lines(
+                        rows, f"{organization_id}\t{program_id}\t",
+                        f"\t0\t\t\t{created_at}",
+                    ):
+                        copy.write(block)
+                return len(rows)
+            except IntegrityError:
+                pass  # planned meanwhile by someone else: insert what is missing
         with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS delivery_plan_rows ("
@@ -283,17 +340,12 @@ def _insert(rows: Sequence[_Row], *, organization_id: int, program_id: int) -> i
                 " status varchar(16), error text, payload jsonb) ON COMMIT DROP"
             )
             cursor.execute("TRUNCATE delivery_plan_rows")
-            raw = cursor.cursor  # psycopg's own cursor, for COPY
-            priority = {kind: PRIORITY[DeliveryKind(kind)] for kind in {r.kind for r in rows}}
-            with raw.copy(
+            with cursor.cursor.copy(
                 "COPY delivery_plan_rows (person_id, kind, contact_point, channel, due_at,"
                 " priority, status, error, payload) FROM STDIN"
             ) as copy:
-                for r in rows:
-                    copy.write_row((
-                        r.person_id, r.kind, r.contact_point, r.channel, r.due_at,
-                        priority[r.kind], r.status, r.error, r.payload_json,
-                    ))
+                for block in _copy_lines(rows, "", ""):
+                    copy.write(block)
             cursor.execute(
                 f"INSERT INTO {table} (organization_id, program_id, person_id, kind,"  # noqa: S608
                 " contact_point, channel, due_at, priority, status, attempts, claimed_by,"
@@ -421,12 +473,13 @@ def delivery_plan_day(program: Program, day: date, now: datetime) -> PlanReport:
     report.people = len(people)
     # Per set of tracks: the lesson slots with content, and each one's payload (JSON
     # once, shared by everybody with the same tracks).
-    lessons_of: dict[tuple[int, ...], list[tuple[Slot, str]]] = {}
+    lessons_of: dict[tuple[int, ...], list[tuple[int, str]]] = {}
     # Per (zone, quiet hours): each lesson slot's instant, moved or None (skipped).
     instants: dict[tuple[str, Quiet], dict[int, datetime | None]] = {}
     rows: list[_Row] = []
     late = now - LATE_PLANNING_GRACE
     points = {slot.pk: lesson_contact_point(program.pk, day, slot.local_time) for slot in slots}
+    slot_times = {slot.pk: slot.local_time for slot in slots}
     table = ContactPointTable(
         [SlotOccurrence(learning_day.index, day, SlotKind.LESSON, s.local_time) for s in slots]
     )
@@ -451,7 +504,7 @@ def delivery_plan_day(program: Program, day: date, now: datetime) -> PlanReport:
                         "materials": materials, "tasks": tasks,
                         "day_index": learning_day.index, "slot": f"{slot.local_time:%H:%M}",
                     }
-                    lessons.append((slot, json.dumps(payload)))
+                    lessons.append((slot.pk, json.dumps(payload)))
         if not lessons:
             continue
         quiet = quiet_for(settings, recipient.quiet_from, recipient.quiet_until)
@@ -461,12 +514,12 @@ def delivery_plan_day(program: Program, day: date, now: datetime) -> PlanReport:
             by_time = {p.slot_time: p.utc for p in table.for_zone(recipient.time_zone)}
             for slot in slots:
                 at[slot.pk] = quiet_adjust(by_time[slot.local_time], recipient.time_zone, quiet)
-        for slot, payload_json in lessons:
-            due = at[slot.pk]
-            point = points[slot.pk]
+        for slot_id, payload_json in lessons:
+            due = at[slot_id]
+            point = points[slot_id]
             if due is None:
                 report.skipped_quiet += 1
-                original = contact_instant(day, slot.local_time, recipient.time_zone)
+                original = contact_instant(day, slot_times[slot_id], recipient.time_zone)
                 if original < late:
                     continue
                 rows.append(_Row(
