@@ -190,14 +190,12 @@ class _Pool:
             return None
         i = bisect_left(self.keys, baseline)
         best: Outcome | None = None
+        best_distance = math.inf
         for j in (i - 1, i):
             if 0 <= j < len(self.members):
-                candidate = self.members[j]
-                distance = abs(candidate.matching_key - baseline)
-                if distance <= caliper and (
-                    best is None or distance < abs(best.matching_key - baseline)
-                ):
-                    best = candidate
+                distance = abs(self.keys[j] - baseline)
+                if distance <= caliper and distance < best_distance:
+                    best, best_distance = self.members[j], distance
         return best
 
 

@@ -16,8 +16,8 @@ from django.db.models import Field
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import escape, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -102,19 +102,21 @@ class _Numbers:
 
 
 def _group_rows(groups: list[queries.GroupRow], *, with_city: bool) -> SafeString:
+    # Plain f-strings: the numbers are our own digits and separators; only names and
+    # cities are escaped (format_html per cell was a third of the page's time).
     n = _Numbers()
-    if with_city:
-        return format_html_join("", "<tr><td>{}</td><td>{}</td>" + _CELLS + "</tr>", (
-            (g.name or "—", g.city, n.whole(g.enrolled), n.whole(g.started), n.whole(g.completed),
-             round(100 * g.completion_share), n.whole(g.answered), n.whole(g.graded))
-            for g in groups))
-    return format_html_join("", "<tr><td>{}</td>" + _CELLS + "</tr>", (
-        (g.name or "—", n.whole(g.enrolled), n.whole(g.started), n.whole(g.completed),
-         round(100 * g.completion_share), n.whole(g.answered), n.whole(g.graded))
-        for g in groups))
-
-
-_CELLS = '<td class="num">{}</td>' * 6
+    rows = []
+    for g in groups:
+        city = f"<td>{escape(g.city)}</td>" if with_city else ""
+        rows.append(
+            f"<tr><td>{escape(g.name or '—')}</td>{city}"
+            f'<td class="num">{n.whole(g.enrolled)}</td><td class="num">{n.whole(g.started)}</td>'
+            f'<td class="num">{n.whole(g.completed)}</td>'
+            f'<td class="num">{round(100 * g.completion_share)}</td>'
+            f'<td class="num">{n.whole(g.answered)}</td><td class="num">{n.whole(g.graded)}</td>'
+            "</tr>"
+        )
+    return mark_safe("".join(rows))  # noqa: S308 - escaped above
 
 
 def _activity_rows(rows: list[queries.ActivityRow]) -> SafeString:
