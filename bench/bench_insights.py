@@ -3,6 +3,7 @@
     uv run --frozen python bench/bench_insights.py                      # 100,000 / 5,000,000
     uv run --frozen python bench/bench_insights.py --people 10000 --rows 500000
     uv run --frozen python bench/bench_insights.py --coverage-only       # estimator coverage
+    uv run --frozen python bench/bench_insights.py --keep; … --reuse     # measure again
 
 PostgreSQL only (--pg-url, default 127.0.0.1:5432 trust): the database
 `fokus_insights_bench` is dropped and created here, migrated, then filled with COPY:
@@ -233,9 +234,10 @@ def run(args: argparse.Namespace) -> None:
     import psycopg
 
     base = args.pg_url.rsplit("/", 1)[0]
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
-        admin.execute(f"CREATE DATABASE {DB_NAME}")
+    if not args.reuse:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
+            admin.execute(f"CREATE DATABASE {DB_NAME}")
     os.environ["DATABASE_URL"] = f"{base}/{DB_NAME}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fokus.config.settings")
     import django
@@ -251,8 +253,18 @@ def run(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     print(f"PostgreSQL {DB_NAME}: migrated in {time.perf_counter() - started:.1f} s")
-    print(f"generating {args.people:,} people and ~{args.rows:,} KPI rows")
-    filled = fill(f"{base}/{DB_NAME}", args.people, args.rows, args.seed)
+    if args.reuse:
+        from django.contrib.auth.models import User
+
+        from fokus.kpi.models import KpiRecord
+        from fokus.programs.models import Program
+
+        filled = {"program": Program.objects.get(slug="marathon"),
+                  "viewer": User.objects.get(username="bench-viewer")}
+        print(f"reusing {KpiRecord.objects.count():,} KPI records")
+    else:
+        print(f"generating {args.people:,} people and ~{args.rows:,} KPI rows")
+        filled = fill(f"{base}/{DB_NAME}", args.people, args.rows, args.seed)
     program = filled["program"]
 
     with clock.frozen_at(TODAY), override_settings(ALLOWED_HOSTS=["*"]):
@@ -274,6 +286,10 @@ def run(args: argparse.Namespace) -> None:
         uplift_times = _timed(lambda: client.get(uplift_url), 3)
         print(f"uplift report page (3 runs): {', '.join(f'{t / 1000:.1f}' for t in uplift_times)}"
               " s  (target ≤ 10 s)")
+        custom_url = f"{uplift_url}?baseline_days=60"
+        custom_times = _timed(lambda: client.get(custom_url), 1)
+        print(f"uplift with a custom baseline (sums 5M records now): "
+              f"{custom_times[0] / 1000:.1f} s")
         report = queries.uplift_report(program, today=TODAY.date())  # type: ignore[arg-type]
         print(f"uplift: {report.participants:,} participants vs {report.others:,} others, "
               f"planted effect +{EFFECT}/month")
@@ -298,13 +314,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure again on the database a --keep run left")
     parser.add_argument("--coverage-only", action="store_true")
     args = parser.parse_args()
     if args.coverage_only:
         coverage()
         return
     run(args)
-    coverage()
+    if not args.reuse:
+        coverage()
 
 
 if __name__ == "__main__":
