@@ -51,6 +51,11 @@ __all__ = [
 ]
 
 
+# A Telegram lesson message's "Answer here" button; the review app's Telegram flow
+# (fokus.review.telegram_flows) starts a draft for the task when it is pressed.
+TASK_ANSWER_CALLBACK = "rv:a:"
+
+
 @dataclass(frozen=True)
 class LinkButton:
     text: str
@@ -211,6 +216,14 @@ def _render_lesson(delivery: Delivery, cache: RenderCache, *, for_email: bool) -
         for t in tasks
     ]
     buttons: list[list[LinkButton]] = []
+    actions = [
+        [CallbackButton(
+            _("Answer here") if len(tasks) == 1 else _("Answer here: %(title)s") % {
+                "title": _shorten(t.title, 30)},
+            f"{TASK_ANSWER_CALLBACK}{t.pk}",
+        )]
+        for t in tasks
+    ]
     for m, url in material_links:
         label = _("Open the lesson") if len(materials) == 1 else _("Open: %(title)s") % {
             "title": _shorten(m.title, 40)}
@@ -244,6 +257,7 @@ def _render_lesson(delivery: Delivery, cache: RenderCache, *, for_email: bool) -
         telegram_html="\n".join(lines).strip(),
         html=mark_safe(""),
         buttons=buttons,
+        telegram_actions=[] if for_email else actions,
     )
     if for_email:
         rendered.html = mark_safe(render_to_string(  # noqa: S308 - our template, autoescaped

@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from fokus.core import clock
 from fokus.delivery.models import Channel, Delivery
+from fokus.delivery.rendering import TASK_ANSWER_CALLBACK
 from fokus.people.models import Person
 from fokus.programs.models import AnswerKind, Enrollment, EnrollmentStatus, Task
 from fokus.review import files as answer_files
@@ -53,7 +54,7 @@ from fokus.telegram.updates import answer_callback, reply
 
 logger = logging.getLogger(__name__)
 
-ANSWER = "rv:a:"
+ANSWER = TASK_ANSWER_CALLBACK
 SUBMIT = "rv:s"
 CANCEL = "rv:c"
 GRADE = "rv:g:"

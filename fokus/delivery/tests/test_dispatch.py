@@ -50,8 +50,11 @@ def test_a_due_lesson_arrives_in_telegram_with_buttons_to_the_lesson_and_the_tas
     assert drop.materials[0].title in message.text
     assert "minutes" in message.text
     rows = message.reply_markup["inline_keyboard"] if message.reply_markup else []
-    buttons = {b["text"]: b["url"] for row in rows for b in row}
+    buttons = {b["text"]: b["url"] for row in rows for b in row if "url" in b}
     assert set(buttons) == {"Open the lesson", "Answer the task"}
+    # ...and one to answer right here in Telegram (the review app's flow takes it up).
+    presses = [b["callback_data"] for row in rows for b in row if "callback_data" in b]
+    assert presses == [f"rv:a:{drop.tasks[0].pk}"]
     opened = link_resolve(buttons["Open the lesson"].rsplit("/l/", 1)[1].rstrip("/"))
     assert (opened.person_id, opened.target) == (anna.pk, LinkTarget.MATERIAL)
     answer = link_resolve(buttons["Answer the task"].rsplit("/l/", 1)[1].rstrip("/"))
@@ -72,7 +75,7 @@ def test_the_lesson_speaks_the_persons_language(drop: Drop, fake_bot_api: FakeBo
     [message] = fake_bot_api.sent_to(drop.chat_id(ivan))
     rows = message.reply_markup["inline_keyboard"] if message.reply_markup else []
     labels = [b["text"] for row in rows for b in row]
-    assert labels == ["Открыть урок", "Ответить на задание"]
+    assert labels == ["Открыть урок", "Ответить на задание", "Ответить здесь"]
     assert "минут" in message.text
 
 
