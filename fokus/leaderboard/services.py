@@ -357,6 +357,7 @@ def _apply(
         by_period[period].append(change)
 
     touched_units: dict[str, set[int]] = defaultdict(set)
+    buckets = _Buckets(program)
     for period, changes in by_period.items():
         for change in changes:
             old = existing.get((change.person_id, period))
@@ -366,11 +367,13 @@ def _apply(
             if unit_id:
                 touched_units[period].add(unit_id)
         if force_bulk or len(changes) >= BULK_RERANK_AT:
-            _apply_bulk(program, period, changes, existing, people, tracks)
+            _apply_bulk(program, period, changes, existing, people, tracks, buckets)
         else:
             for change in sorted(changes, key=lambda c: c.person_id):
                 _apply_one(program, change, existing.get((change.person_id, period)), people,
-                           tracks)
+                           buckets, tracks)
+    # All bucket moves of this refresh (every period, every board) in a few statements.
+    buckets.write()
     _teams_update(program, touched_units, everything=force_bulk)
 
 
@@ -395,12 +398,12 @@ def _apply_one(
     change: _Change,
     standing: Standing | None,
     people: dict[int, dict[str, Any]],
+    buckets: _Buckets,
     tracks: dict[int, list[int]],
 ) -> None:
     """Write one person's new sums and move them between two histogram buckets."""
     person = people[change.person_id]
     new = change.total
-    buckets = _Buckets(program)
     buckets.move(None, change.period, change.old_total, new)
     if standing is None:
         standing = Standing.objects.create(
@@ -431,7 +434,6 @@ def _apply_one(
         else:
             ts.total, ts.sort_name = new, standing.sort_name
             ts.save(update_fields=["total", "sort_name"])
-    buckets.write()
 
 
 class _Buckets:
@@ -512,10 +514,10 @@ def _apply_bulk(
     existing: dict[tuple[int, str], Standing],
     people: dict[int, dict[str, Any]],
     tracks: dict[int, list[int]],
+    buckets: _Buckets,
 ) -> None:
     """Write many changed totals in batches, and the histogram buckets they move."""
     new_rows, updated = [], []
-    buckets = _Buckets(program)
     for change in changes:
         buckets.move(None, period, change.old_total, change.total)
         person = people[change.person_id]
@@ -568,7 +570,6 @@ def _apply_bulk(
                 t_updated.append(ts)
     _update_rows(TrackStanding, t_updated, ["total", "sort_name"])
     TrackStanding.objects.bulk_create(t_new, batch_size=2000)
-    buckets.write()
 
 
 def _update_rows(model: type[Any], rows: list[Any], fields: list[str]) -> None:
