@@ -180,7 +180,7 @@ def run_backend(
 ) -> dict:
     env = dict(os.environ, UV_PYTHON_DOWNLOADS="never",
                DJANGO_SETTINGS_MODULE="fokus.config.settings", FOKUS_TASKS="immediate")
-    db_name = f"fokus_bench_kpi_{os.getpid()}"
+    db_name = args.database or f"fokus_bench_kpi_{os.getpid()}"
     if backend == "postgres":
         import psycopg
 
@@ -256,6 +256,7 @@ def main() -> None:
                         help="then run again with this fraction enrolled (0: do not)")
     parser.add_argument("--backend", choices=["both", "postgres", "sqlite"], default="both")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", help="PostgreSQL database name to create and drop")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
