@@ -113,6 +113,8 @@ class FakeBotApi:
         self.private_chat_per_second = private_chat_per_second
         self.group_per_minute = group_per_minute
         self.enforce_limits = enforce_limits
+        # The clock the limits are counted on; a test may replace it to step time by hand.
+        self.clock: Callable[[], float] = time.monotonic
         self.sent: list[SentMessage] = []
         self.requests: list[RequestRecord] = []
         self.answered_callbacks: list[dict[str, Any]] = []
@@ -435,7 +437,7 @@ class FakeBotApi:
         with self._lock:
             if chat_id in self._blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
-            now = time.monotonic()
+            now = self.clock()
             self._check_limits(bot, chat_id, now)
             message_id = bot.next_message_id
             bot.next_message_id += 1
