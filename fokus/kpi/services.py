@@ -671,8 +671,9 @@ class _SqliteWriter(_Writer):
     def __init__(self, kpi_import_row: KpiImport) -> None:
         organization_id, source_id, import_id, metric = _constants(kpi_import_row)
         table = KpiRecord._meta.db_table
+        metric_literal = "'" + str(metric).replace("'", "''") + "'"
         literals = (f"{int(organization_id)}, {int(source_id)}, {int(import_id)}, "
-                    f"'{str(metric).replace("'", "''")}'")
+                    f"{metric_literal}")
         self.sql = (
             f'INSERT INTO "{table}" ({", ".join(_CONSTANT_COLUMNS + _COLUMNS)}) '  # noqa: S608
             f"VALUES ({literals}, {', '.join(['?'] * len(_COLUMNS))}) "
