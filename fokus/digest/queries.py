@@ -40,6 +40,7 @@ from fokus.review.models import Attempt, AttemptStatus, Submission
 from fokus.review.queries import program_reviews
 from fokus.review.turnaround import overdue_cutoff
 from fokus.scoring.models import PointsEntry
+from fokus.supervision.models import SupportTask, SupportTaskStatus
 
 # How many of the day's best answers a digest quotes, and how long a quote may be.
 SHOWCASE_SIZE = 3
@@ -202,6 +203,8 @@ class DigestContent:
     showcase: tuple[ShowcaseAnswer, ...] = ()
     tomorrow: TomorrowPart | None = None
     team: TeamPart | None = None
+    # The supervisor's open support tasks of the day (fokus.supervision generates them).
+    support_tasks: tuple[str, ...] = ()
     queue: QueuePart | None = None
     summary: ProgramPart | None = None
 
@@ -366,6 +369,7 @@ class DigestDay:
     queue_overdue: int
     queue_assigned: dict[int, int]
     queue_target_hours: int
+    support_tasks: dict[int, tuple[str, ...]] = field(default_factory=dict)
     unit_members: dict[int, int] = field(default_factory=dict)
     unit_answered: dict[int, int] = field(default_factory=dict)
     _showcase_by_zone: dict[str, tuple[ShowcaseAnswer, ...]] = field(default_factory=dict)
@@ -511,6 +515,7 @@ class DigestDay:
             queue_overdue=queue_values["overdue"] or 0,
             queue_assigned=queue_assigned,
             queue_target_hours=review.target_hours,
+            support_tasks=_open_support_tasks(program, learning_day),
         )
         data._windows = windows
         data._count_units()
@@ -681,9 +686,22 @@ class DigestDay:
             showcase=self._showcase_without(r) if participant is not None else (),
             tomorrow=self._tomorrow(r),
             team=self._team(team_members) if team_members else None,
+            support_tasks=self.support_tasks.get(r.person_id, ()),
             queue=queue,
             summary=self.summary() if Role.VIEWER in r.roles else None,
         )
+
+
+def _open_support_tasks(program: Program, day: LearningDay) -> dict[int, tuple[str, ...]]:
+    """Each supervisor's support tasks of the day still open, oldest first (one query)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for supervisor_id, text in (
+        SupportTask.objects.filter(program=program, day=day, status=SupportTaskStatus.OPEN)
+        .order_by("created_at", "pk")
+        .values_list("supervisor_id", "text")
+    ):
+        found[supervisor_id].append(text)
+    return {pk: tuple(texts) for pk, texts in found.items()}
 
 
 def _showcase_candidates(

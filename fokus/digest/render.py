@@ -264,6 +264,8 @@ def _sections(content: DigestContent) -> list[tuple[str, list[str]]]:
             sections.append((_("Best answers of the day"), _showcase_lines(content)))
     if content.team is not None:
         sections.append((_("Your team"), _team_lines(content.team)))
+    if content.support_tasks:
+        sections.append((_("To do for your team"), list(content.support_tasks)))
     if content.queue is not None:
         sections.append((_("Your review queue"), _queue_lines(content.queue)))
     if content.summary is not None:

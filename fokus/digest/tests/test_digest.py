@@ -44,6 +44,7 @@ from fokus.review import services as review
 from fokus.review.tests.answer_factories import make_seed
 from fokus.scoring.services import points_append
 from fokus.scoring.tests.factories import Seed, person
+from fokus.supervision.services import support_task_complete, support_tasks_generate
 from fokus.telegram.models import TelegramBot, TelegramChat
 
 DAY1 = dt.date(2026, 11, 23)
@@ -181,6 +182,23 @@ def test_a_supervisor_sees_the_team(day: Seed) -> None:
     boss = _content(day, "boss")
     assert boss.participant is None
     assert boss.team is not None and boss.team.members == 5  # the whole subtree
+
+
+def test_a_supervisor_finds_the_days_open_support_tasks_in_the_digest(day: Seed) -> None:
+    senior = day["senior"]
+    with clock.frozen_at(BEFORE_DIGEST):
+        generated = support_tasks_generate(
+            program=day.program, day=day.tasks[0].day, now=BEFORE_DIGEST
+        )
+    mine = sorted((t for t in generated if t.supervisor_id == senior.pk),
+                  key=lambda t: (t.created_at, t.pk))
+    assert mine, "Maria's returned answer gives her senior a support task"
+    content = _content(day, "senior")
+    assert content.support_tasks == tuple(t.text for t in mine)
+    assert mine[0].text in digest_render(content).text
+    assert _content(day, "c1").support_tasks == ()  # consultants get none
+    support_task_complete(task=mine[0], supervisor=senior, note="")
+    assert mine[0].text not in _content(day, "senior").support_tasks
 
 
 def test_a_curator_sees_the_queue_and_a_viewer_the_program(day: Seed) -> None:
