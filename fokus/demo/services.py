@@ -21,6 +21,7 @@ from PIL import Image
 from fokus.core import clock
 from fokus.core.models import Organization
 from fokus.core.services import organization_create
+from fokus.insights.services import insights_refresh
 from fokus.kpi.services import kpi_import, kpi_source_create
 from fokus.people.models import Person, Role
 from fokus.people.services import person_grant_login, roster_import
@@ -28,6 +29,7 @@ from fokus.programs.models import (
     AnswerKind,
     Enrollment,
     EnrollmentStatus,
+    LearningDay,
     Material,
     MaterialView,
     Program,
@@ -44,6 +46,7 @@ from fokus.review.services import (
     attempt_submit,
     task_opens_at,
 )
+from fokus.supervision.services import support_tasks_generate
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Дилерская сеть «Автомир» (демо)"
@@ -143,6 +146,11 @@ def demo_load(*, today: date | None = None, seed: int = 1) -> Organization:
     _demo_history(program=program, now=now, seed=seed)
     _demo_answers(program=program, now=now, seed=seed)
     _demo_sales(organization=organization, starts_on=starts_on, today=today, seed=seed)
+    # What the beat would have produced by now: supervisors' support tasks of the past
+    # learning days and the dashboard's nightly aggregates.
+    for day in LearningDay.objects.filter(program=program, date__lte=today).order_by("index"):
+        support_tasks_generate(program=program, day=day, now=now)
+    insights_refresh(program, now=now)
     return organization
 
 

@@ -14,6 +14,7 @@ from fokus.people.models import Person, Unit
 from fokus.programs.models import Enrollment, LearningDay, MaterialView, Program
 from fokus.review.models import Attempt, AttemptStatus
 from fokus.scoring.models import PointsEntry
+from fokus.supervision.models import SupportTask
 
 
 def test_demo_start_date_puts_today_part_way_through() -> None:
@@ -57,6 +58,8 @@ def test_demo_loads_the_dealer_network_part_way_through_the_marathon() -> None:
     assert ledger.filter(source="kpi").exists()
     assert KpiRecord.objects.filter(organization=organization).exists()
     assert not KpiRecord.objects.filter(occurred_on__gte=date(2026, 11, 25)).exists()
+    # Seniors have support tasks from their teams' days (the linked track at work).
+    assert SupportTask.objects.filter(program=program).exists()
     roles = {
         person.employee_number: person.role_set
         for person in people.filter(employee_number__in=[n for _, n, _ in DEMO_LOGINS])
@@ -75,6 +78,18 @@ def test_every_printed_login_signs_in_and_opens_today() -> None:
         client = Client()
         assert client.login(username=login, password=DEMO_PASSWORD), login
         assert client.get("/").status_code == 200, login
+    # The pages each role comes for, filled with the demo's data.
+    slug = Program.objects.get(organization__slug="demo").slug
+    for login, url, text in (
+        ("supervisor", f"/team/{slug}/", "Никитин Иван"),  # of the Vladivostok team
+        ("viewer", f"/insights/{slug}/", "ДЦ Магадан"),  # the table by dealership
+        ("curator", "/review/", "ДЦ"),  # answers waiting, with their dealership
+    ):
+        client = Client()
+        client.login(username=login, password=DEMO_PASSWORD)
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert text in response.content.decode(), url
     # A second run finds the demo and changes nothing.
     count = Person.objects.count()
     out = io.StringIO()
