@@ -28,7 +28,7 @@ from fokus.announcements.queries import announcement_audience
 from fokus.core import clock
 from fokus.core.models import Organization
 from fokus.delivery.models import Channel, DeliveryKind
-from fokus.delivery.services import delivery_channels_for, delivery_enqueue
+from fokus.delivery.services import delivery_blob_store, delivery_channels_for, delivery_enqueue
 from fokus.people.models import Person, Unit
 from fokus.programs.markdown import render_markdown
 from fokus.programs.models import Program
@@ -110,20 +110,20 @@ def plain_text(body_html: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
-def _image_bytes(announcement: Announcement) -> bytes | None:
-    return bytes(announcement.image) if announcement.image else None
+def _image_blob(announcement: Announcement) -> str | None:
+    """The picture stored once for every recipient's payload to name (not copy)."""
+    if not announcement.image:
+        return None
+    return delivery_blob_store(data=bytes(announcement.image), mime=announcement.image_type)
 
 
 def _email_payload(
-    announcement: Announcement, body_html: str, image: bytes | None, link: str
+    announcement: Announcement, body_html: str, image: str | None, link: str
 ) -> dict[str, Any]:
     inline: list[dict[str, str]] = []
     html = [f"<h1>{escape(announcement.title)}</h1>"]
     if image is not None:
-        inline.append({
-            "cid": IMAGE_CID, "mime": announcement.image_type,
-            "data_b64": base64.b64encode(image).decode("ascii"),
-        })
+        inline.append({"cid": IMAGE_CID, "mime": announcement.image_type, "blob": image})
         html.append(f'<p><img src="cid:{IMAGE_CID}" alt="" style="max-width:100%"></p>')
     html.append(body_html)
     text = [announcement.title, "", plain_text(body_html)]
@@ -156,7 +156,7 @@ def _email_payload(
 
 
 def _telegram_payload(
-    announcement: Announcement, body_html: str, image: bytes | None
+    announcement: Announcement, body_html: str, image: str | None
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "subject": announcement.title,
@@ -165,10 +165,7 @@ def _telegram_payload(
         "announcement_id": announcement.pk,
     }
     if image is not None:
-        payload["photo"] = {
-            "mime": announcement.image_type,
-            "data_b64": base64.b64encode(image).decode("ascii"),
-        }
+        payload["photo"] = {"mime": announcement.image_type, "blob": image}
     return payload
 
 
@@ -212,7 +209,7 @@ def announcement_plan(announcement_id: int) -> SendResult:
     due_at = announcement.sent_at
     bot = telegram_bot_resolve(organization=announcement.organization)
     bot_username = bot.username if bot is not None else ""
-    image = _image_bytes(announcement)
+    image = _image_blob(announcement)
     body_html = render_markdown(announcement.text)
     person_ids = list(announcement_audience(announcement).values_list("pk", flat=True))
     deliveries = unreachable = 0
@@ -234,7 +231,7 @@ def announcement_plan(announcement_id: int) -> SendResult:
 
 def _plan_person(
     announcement: Announcement, person: Person, *, due_at: dt.datetime, body_html: str,
-    image: bytes | None, bot_username: str,
+    image: str | None, bot_username: str,
 ) -> int:
     """The person's outbox rows (one per reachable channel); how many there are."""
     count = 0

@@ -194,3 +194,23 @@ class ProgramBranding(models.Model):
 
     def __str__(self) -> str:
         return str(self.program)
+
+
+class DeliveryBlob(models.Model):
+    """An image or file many deliveries carry (an announcement's picture), stored once.
+
+    Payloads name it by `blob` (its SHA-256) instead of carrying the bytes: 10,000
+    e-mails of one announcement would otherwise hold 10,000 copies of its image.
+    """
+
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    mime = models.CharField(_("type"), max_length=100)
+    data = models.BinaryField(_("data"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("delivery attachment")
+        verbose_name_plural = _("delivery attachments")
+
+    def __str__(self) -> str:
+        return f"{self.mime} {self.sha256[:12]}"

@@ -33,7 +33,7 @@ from icalendar import Calendar, Event
 
 from fokus.core import clock
 from fokus.delivery.links import LinkTarget, link_url
-from fokus.delivery.models import Delivery, DeliveryKind
+from fokus.delivery.models import Delivery, DeliveryBlob, DeliveryKind
 from fokus.people.models import Person
 from fokus.programs.markdown import render_markdown
 from fokus.programs.models import Material, Program, Task
@@ -365,15 +365,22 @@ def _apply_prepared(rendered: RenderedMessage, payload: dict[str, Any]) -> None:
         rendered.telegram_html = html.escape(rendered.text, quote=False)
     if "buttons" in payload:
         rendered.buttons, rendered.telegram_actions = _buttons(payload["buttons"])
+    photo = payload.get("photo")
+    if photo:
+        # Telegram's picture above the text (the channel sends the first inline image).
+        if not isinstance(photo, dict):
+            raise PayloadError("payload “photo” must be an object with “blob” or “data_b64”")
+        rendered.inline_images.insert(0, InlineImage(
+            "photo", str(photo.get("mime") or "image/jpeg"), _decode(photo, "photo")))
     rendered.inline_images += [
         InlineImage(str(item["cid"]), str(item.get("mime") or "image/png"),
                     _decode(item, "inline_images"))
-        for item in _items(payload, "inline_images", ("cid", "data_b64"))
+        for item in _items(payload, "inline_images", ("cid",))
     ]
     rendered.attachments += [
         Attachment(str(item["filename"]), str(item.get("mime") or "application/octet-stream"),
                    _decode(item, "attachments"))
-        for item in _items(payload, "attachments", ("filename", "data_b64"))
+        for item in _items(payload, "attachments", ("filename",))
     ]
 
 
@@ -422,7 +429,29 @@ def _items(payload: dict[str, Any], key: str, required: tuple[str, ...]) -> list
     return value
 
 
+# Blobs never change (the key is their hash), so a few recent ones stay in memory: a
+# drop renders the same announcement picture for every recipient.
+_BLOBS: dict[str, bytes] = {}
+
+
+def _blob(key: str, where: str) -> bytes:
+    data = _BLOBS.get(key)
+    if data is None:
+        found = DeliveryBlob.objects.filter(sha256=key).values_list("data", flat=True).first()
+        if found is None:
+            raise PayloadError(f"payload “{where}”: the stored file {key[:12]}… is gone")
+        if len(_BLOBS) >= 16:
+            _BLOBS.pop(next(iter(_BLOBS)))
+        data = _BLOBS[key] = bytes(found)
+    return data
+
+
 def _decode(item: dict[str, Any], key: str) -> bytes:
+    """An item's bytes: a stored blob by its key, or inline base64."""
+    if item.get("blob"):
+        return _blob(str(item["blob"]), key)
+    if not item.get("data_b64"):
+        raise PayloadError(f"payload “{key}”: each item needs “blob” or “data_b64”")
     try:
         return base64.b64decode(str(item["data_b64"]), validate=True)
     except (binascii.Error, ValueError) as error:

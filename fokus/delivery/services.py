@@ -9,6 +9,7 @@ Telegram to e-mail apply to everything.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from fokus.delivery.models import (
     PRIORITY,
     Channel,
     Delivery,
+    DeliveryBlob,
     DeliveryKind,
     DeliveryPreference,
     DeliveryStatus,
@@ -26,7 +28,14 @@ from fokus.people.models import Person
 from fokus.programs.models import Program
 from fokus.telegram.models import TelegramChat
 
-__all__ = ["delivery_channels_for", "delivery_enqueue"]
+__all__ = ["delivery_blob_store", "delivery_channels_for", "delivery_enqueue"]
+
+
+def delivery_blob_store(*, data: bytes, mime: str) -> str:
+    """Keep bytes many payloads share; returns the key payloads use (`{"blob": key}`)."""
+    key = hashlib.sha256(data).hexdigest()
+    DeliveryBlob.objects.get_or_create(sha256=key, defaults={"mime": mime, "data": data})
+    return key
 
 
 def delivery_channels_for(

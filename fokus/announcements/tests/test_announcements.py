@@ -17,7 +17,14 @@ from fokus.announcements.models import Announcement
 from fokus.announcements.qr import PNG_SIGNATURE
 from fokus.announcements.services import announcement_save, announcement_send
 from fokus.core.tests.factories import World, build_world
-from fokus.delivery.models import Channel, Delivery, DeliveryKind, DeliveryPreference
+from fokus.delivery.models import (
+    Channel,
+    Delivery,
+    DeliveryBlob,
+    DeliveryKind,
+    DeliveryPreference,
+)
+from fokus.delivery.rendering import render_delivery
 from fokus.people.models import Person, Role
 from fokus.programs.models import Enrollment
 from fokus.scheduler.background import run_pending_tasks
@@ -273,8 +280,13 @@ def test_the_email_carries_the_persons_own_deep_link_and_qr(
         qr = base64.b64decode(images["telegram-qr"]["data_b64"])
         assert qr.startswith(PNG_SIGNATURE) and images["telegram-qr"]["mime"] == "image/png"
         assert 'src="cid:telegram-qr"' in payload["html"]
-        assert base64.b64decode(images["announcement-image"]["data_b64"]) == image.data
+        # The picture is stored once and named by every payload, not copied into each.
+        assert "data_b64" not in images["announcement-image"]
+        blob = DeliveryBlob.objects.get(sha256=images["announcement-image"]["blob"])
+        assert bytes(blob.data) == image.data
         assert 'src="cid:announcement-image"' in payload["html"]
+        rendered = render_delivery(row)
+        assert {i.cid: i.data for i in rendered.inline_images}["announcement-image"] == image.data
         links[person.pk] = link
     assert len(set(links.values())) == 2  # each person's own link
 
@@ -290,7 +302,11 @@ def test_people_linked_to_telegram_get_the_text_and_image_there_and_no_link(
     telegram = Delivery.objects.get(person=participant, channel=Channel.TELEGRAM).payload
     # Plain text: the Markdown is rendered, not shown as asterisks.
     assert telegram["text"] == "New season\n\nThe marathon starts on Monday."
-    assert base64.b64decode(telegram["photo"]["data_b64"]) == image.data
+    photo = DeliveryBlob.objects.get(sha256=telegram["photo"]["blob"])
+    assert bytes(photo.data) == image.data and DeliveryBlob.objects.count() == 1
+    telegram_row = Delivery.objects.get(person=participant, channel=Channel.TELEGRAM)
+    # The channel sends the first inline image as the photo above the text.
+    assert render_delivery(telegram_row, for_email=False).inline_images[0].data == image.data
     email = Delivery.objects.get(person=participant, channel=Channel.EMAIL).payload
     assert "t.me/" not in email["html"] and email["buttons"] == []
     assert not TelegramBindToken.objects.filter(person=participant).exists()
