@@ -8,19 +8,16 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from fokus.announcements import queries, services
@@ -30,10 +27,9 @@ from fokus.announcements.tasks import announcement_plan_task
 from fokus.announcements.web.forms import AnnouncementForm
 from fokus.core import clock
 from fokus.core.models import Organization
-from fokus.core.tenancy import request_organization
 from fokus.people.models import Person
 from fokus.programs.markdown import render_markdown
-from fokus.programs.schedule import zone
+from fokus.programs.web.access import staff_view
 from fokus.scheduler.background import enqueue_on_commit
 from fokus.telegram.client import TelegramClient, TelegramError
 from fokus.telegram.services import telegram_bot_resolve, telegram_bot_set_username
@@ -43,22 +39,10 @@ T = "announcements/"
 View = Callable[..., HttpResponseBase]
 
 
-def editor_view(view: View) -> View:
-    """Login, the organisation (404 without one), the role (403), the editor's clock."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        organization = request_organization(request)
-        person: Person | None = getattr(request, "person", None)
-        if person is None or person.organization_id != organization.pk:
-            raise Http404
-        if not queries.person_may_edit_announcements(person):
-            raise PermissionDenied(_("Announcements are for admins and the L&D team."))
-        with timezone.override(zone(person.time_zone)):
-            return view(request, organization, person, *args, **kwargs)
-
-    return wrapper
+editor_view = staff_view(
+    queries.person_may_edit_announcements,
+    gettext_lazy("Announcements are for admins and the L&D team."),
+)
 
 
 def _announcement(organization: Organization, announcement_id: int) -> Announcement:

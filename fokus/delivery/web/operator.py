@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -24,16 +21,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from fokus.core import clock
 from fokus.core.models import Organization
-from fokus.core.tenancy import request_organization
 from fokus.delivery import operator
 from fokus.delivery.models import Channel, Delivery, DeliveryKind, DeliveryStatus
 from fokus.people.models import Person
 from fokus.programs.models import Program
-from fokus.programs.schedule import zone
+from fokus.programs.web.access import staff_view
 
 T = "delivery/operator/"
 PAGE_SIZE = 50
@@ -42,29 +39,9 @@ LOG_KEYS = ("person", "program", "status", "kind", "channel", "contact_point", "
 View = Callable[..., HttpResponseBase]
 
 
-def _operator(check: Callable[[Person | None], bool]) -> Callable[[View], View]:
-    """Login, the organisation (404 without one), the role (403), the viewer's clock."""
-
-    def decorate(view: View) -> View:
-        @login_required
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            organization = request_organization(request)
-            person: Person | None = getattr(request, "person", None)
-            if person is None or person.organization_id != organization.pk:
-                raise Http404
-            if not check(person):
-                raise PermissionDenied(_("This page is for admins and viewers."))
-            with timezone.override(zone(person.time_zone)):
-                return view(request, organization, person, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
-viewer_view = _operator(operator.person_may_view_deliveries)
-admin_view = _operator(operator.person_may_resend)
+_OPERATORS_ONLY = gettext_lazy("This page is for admins and viewers.")
+viewer_view = staff_view(operator.person_may_view_deliveries, _OPERATORS_ONLY)
+admin_view = staff_view(operator.person_may_resend, _OPERATORS_ONLY)
 
 
 def _local_day_start(value: str, tz: dt.tzinfo) -> dt.datetime | None:

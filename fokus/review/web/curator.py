@@ -13,12 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -27,14 +25,14 @@ from django.utils import formats, timezone
 from django.utils.dateparse import parse_date
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fokus.core import clock
 from fokus.core.models import Organization
-from fokus.core.tenancy import request_organization
 from fokus.people.models import Person
 from fokus.programs.markdown import render_markdown
-from fokus.programs.schedule import zone
+from fokus.programs.web.access import staff_view
 from fokus.review import queries
 from fokus.review.errors import AlreadyDecided, ClaimConflict, ReviewError, ReviewForbidden
 from fokus.review.models import Attempt, AttemptStatus, ReviewEventKind
@@ -53,30 +51,10 @@ FILTER_KEYS = ("program", "track", "day", "unit", "task", "mine")
 View = Callable[..., HttpResponseBase]
 
 
-def _staff(check: Callable[[Person | None], bool]) -> Callable[[View], View]:
-    """Login, the organisation (404 without one), the role (403), the curator's clock."""
-
-    def decorate(view: View) -> View:
-        @login_required
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            organization = request_organization(request)
-            person: Person | None = getattr(request, "person", None)
-            if person is None or person.organization_id != organization.pk:
-                raise Http404
-            if not check(person):
-                raise PermissionDenied(_("This page is for curators and admins."))
-            with timezone.override(zone(person.time_zone)):
-                return view(request, organization, person, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
-reviewer_view = _staff(queries.person_may_review)
-stats_view = _staff(queries.person_may_see_stats)
-admin_view = _staff(queries.person_is_review_admin)
+_CURATORS_ONLY = gettext_lazy("This page is for curators and admins.")
+reviewer_view = staff_view(queries.person_may_review, _CURATORS_ONLY)
+stats_view = staff_view(queries.person_may_see_stats, _CURATORS_ONLY)
+admin_view = staff_view(queries.person_is_review_admin, _CURATORS_ONLY)
 
 
 def _int(value: str | None) -> int | None:
