@@ -110,13 +110,18 @@ def program_people_ids(program: Program) -> set[int]:
 
 def direct_reports(supervisor: Person, program: Program) -> list[Person]:
     """Active direct reports of `supervisor` actively enrolled in `program`, by name."""
+    return _active_reports(supervisor, enrollments__track__program=program)
+
+
+def _active_reports(supervisor: Person, **enrolled_in: object) -> list[Person]:
+    """Active direct reports with an active enrollment matching `enrolled_in`, by name."""
     return list(
         Person.objects.filter(
             organization_id=supervisor.organization_id,
             manager=supervisor,
             is_active=True,
-            enrollments__track__program=program,
             enrollments__status=EnrollmentStatus.ACTIVE,
+            **enrolled_in,
         )
         .distinct()
         .order_by("full_name", "pk")
@@ -516,17 +521,7 @@ def supervisors_of(program: Program) -> list[tuple[Person, Track]]:
 
 def team_in_track(supervisor: Person, track: Track) -> list[Person]:
     """Active direct reports actively enrolled in `track` (the one a supervisors' track follows)."""
-    return list(
-        Person.objects.filter(
-            organization_id=supervisor.organization_id,
-            manager=supervisor,
-            is_active=True,
-            enrollments__track=track,
-            enrollments__status=EnrollmentStatus.ACTIVE,
-        )
-        .distinct()
-        .order_by("full_name", "pk")
-    )
+    return _active_reports(supervisor, enrollments__track=track)
 
 
 def open_support_task_counts(supervisor_ids: Iterable[int], program: Program) -> dict[int, int]:
